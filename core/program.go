@@ -1,0 +1,146 @@
+package core
+
+import "strconv"
+
+// Object is what a loader produces from one file: programs, the maps they
+// reference and the helper table they expect.
+type Object struct {
+	File  string
+	Progs []*Program
+	Maps  []*Map
+	// Helpers names the helper id space the programs call into.
+	Helpers HelperSet
+}
+
+// HelperSet selects a helper id space. Kernel ids (1 = map_lookup_elem,
+// 12 = tail_call, ...) and the conformance suite's (uBPF's test plugin:
+// 0 = gather_bytes, 1 = memfrob, ...) overlap, so an object says which it
+// means.
+type HelperSet uint8
+
+const (
+	HelpersKernel HelperSet = iota
+	HelpersConformance
+)
+
+func (h HelperSet) String() string {
+	if h == HelpersConformance {
+		return "conformance"
+	}
+	return "kernel"
+}
+
+// Program is one loadable BPF program: its main function followed by its
+// subprograms in one slot array, as the kernel holds it (pseudo calls jump
+// by relative slot offset).
+type Program struct {
+	Name string
+	Type ProgType
+	// Insns are the program's slots; an ld_imm64 takes two.
+	Insns []Insn
+	// Pos has one entry per slot (or is nil): where it came from.
+	Pos []Pos
+	// Symbols name slots: labels and function entries from the source, in
+	// slot order. Used by printers and error messages.
+	Symbols []Symbol
+	// Funcs is filled by analysis: Funcs[0] is the main function, the rest
+	// the subprograms in slot order.
+	Funcs []Func
+}
+
+// Func is one function of a program, with what the kernel's verifier
+// computes for the JIT.
+type Func struct {
+	Name       string
+	Start, End int // slots [Start, End)
+	// StackDepth is the verifier's stack_depth: bytes below r10 used,
+	// rounded up to 8 as the kernel rounds it.
+	StackDepth int
+	// CalleeSaved[i] is set when the function uses r6+i (r6..r9).
+	CalleeSaved [4]bool
+	// TailCallReachable: a tail call can run in this frame or one it calls
+	// (the kernel's prog->aux->tail_call_reachable, which the kernel sets on
+	// every function of a program that has one tail call anywhere).
+	TailCallReachable bool
+	// HasTailCall: the function itself holds a tail call.
+	HasTailCall bool
+}
+
+// Symbol names one instruction slot.
+type Symbol struct {
+	Name string
+	Insn int
+	Func bool // a function entry, not a plain label
+}
+
+// PosOf returns the position of slot i.
+func (p *Program) PosOf(i int) Pos {
+	if i >= 0 && i < len(p.Pos) {
+		pos := p.Pos[i]
+		pos.Insn = i
+		return pos
+	}
+	return Pos{Insn: i}
+}
+
+// Errorf builds an *Error naming this program and slot i.
+func (p *Program) Errorf(i int, op, format string, args ...any) *Error {
+	e := Errorf(p.PosOf(i), op, format, args...)
+	e.Prog = p.Name
+	return e
+}
+
+// ProgType is the kernel's enum bpf_prog_type for the types jitsim models.
+type ProgType uint32
+
+const (
+	ProgTypeUnspec       ProgType = 0
+	ProgTypeSocketFilter ProgType = 1
+	ProgTypeSchedCLS     ProgType = 3
+	ProgTypeSchedAct     ProgType = 4
+	ProgTypeXDP          ProgType = 6
+)
+
+// MapType is the kernel's enum bpf_map_type for the types jitsim models.
+type MapType uint32
+
+const (
+	MapHash      MapType = 1
+	MapArray     MapType = 2
+	MapProgArray MapType = 3
+)
+
+func (t MapType) String() string {
+	switch t {
+	case MapHash:
+		return "hash"
+	case MapArray:
+		return "array"
+	case MapProgArray:
+		return "prog_array"
+	}
+	return "map_type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Map declares one map. ld_imm64 with Src PseudoMapFD or PseudoMapValue
+// names a map by its index in Object.Maps (as a file descriptor would).
+type Map struct {
+	Name       string
+	Type       MapType
+	KeySize    uint32
+	ValueSize  uint32
+	MaxEntries uint32
+	Flags      uint32
+	// Entries are the initial key/value pairs (array, hash).
+	Entries []MapEntry
+	// Progs are the initial prog array slots: slot -> program name.
+	Progs map[uint32]string
+	// Section is set for global data maps (.data, .bss, .rodata).
+	Section string
+	Pos     Pos
+}
+
+// MapEntry is one initial key/value pair.
+type MapEntry struct {
+	Key, Value []byte
+}
