@@ -1,0 +1,158 @@
+package uc
+
+// #cgo LDFLAGS: -lunicorn
+// #include <stdlib.h>
+// #include "shim.h"
+import "C"
+
+import (
+	"fmt"
+	"runtime/cgo"
+	"time"
+	"unsafe"
+)
+
+// Unicorn is one emulated CPU with its own address space. It is not safe for
+// concurrent use, except that Stop may be called from any goroutine while
+// Start runs.
+type Unicorn struct {
+	h       *C.uc_engine
+	arch    Arch
+	scratch *C.struct_jitsim_scratch // C memory: batched register ids and values
+	hooks   map[Hook]cgo.Handle
+	// panicked holds a panic recovered inside a hook; Start stops the CPU
+	// and re-raises it on the Go side, so a panic never unwinds through
+	// Unicorn's C frames.
+	panicked any
+}
+
+// Open creates an engine: ArchX86 with Mode64, or ArchARM64 with ModeARM.
+// Creating one costs tens of microseconds and a fresh translation cache, so
+// callers keep engines and reuse them across runs.
+func Open(arch Arch, mode Mode) (*Unicorn, error) {
+	var h *C.uc_engine
+	if err := check(C.uc_open(C.uc_arch(arch), C.uc_mode(mode), &h)); err != nil {
+		return nil, err
+	}
+	s := C.jitsim_scratch_new()
+	if s == nil {
+		C.uc_close(h)
+		return nil, ErrNoMem
+	}
+	return &Unicorn{h: h, arch: arch, scratch: s, hooks: map[Hook]cgo.Handle{}}, nil
+}
+
+// Close releases the engine and its hooks. Host memory mapped with MemMapPtr
+// stays the caller's.
+func (u *Unicorn) Close() error {
+	if u.h == nil {
+		return nil
+	}
+	err := check(C.uc_close(u.h))
+	u.h = nil
+	for _, ch := range u.hooks {
+		ch.Delete()
+	}
+	u.hooks = nil
+	C.free(unsafe.Pointer(u.scratch))
+	u.scratch = nil
+	return err
+}
+
+// Arch is the architecture the engine was opened with.
+func (u *Unicorn) Arch() Arch { return u.arch }
+
+// Start runs from begin until the CPU reaches until, count instructions have
+// run (0: no limit), timeout has passed (0: none), a hook calls Stop, or a
+// fault. Reaching a limit is not an error: ask TimedOut, or read the PC.
+//
+// Bounding a run costs (see BenchmarkLoop): count makes Unicorn call an
+// internal hook before every instruction; timeout starts a watchdog thread
+// per run that calls uc_emu_stop.
+func (u *Unicorn) Start(begin, until uint64, timeout time.Duration, count uint64) error {
+	us := uint64(0)
+	if timeout > 0 {
+		us = uint64((timeout + time.Microsecond - 1) / time.Microsecond)
+	}
+	err := check(C.uc_emu_start(u.h, C.uint64_t(begin), C.uint64_t(until), C.uint64_t(us), C.size_t(count)))
+	if p := u.panicked; p != nil {
+		u.panicked = nil
+		panic(p)
+	}
+	return err
+}
+
+// Stop ends the current Start at the next instruction boundary it checks.
+// Hooks call it to end a run; another goroutine may call it too.
+func (u *Unicorn) Stop() error { return check(C.uc_emu_stop(u.h)) }
+
+// Query reads one of Unicorn's status values (QueryMode, QueryPageSize,
+// QueryArch, QueryTimeout).
+func (u *Unicorn) Query(q QueryType) (uint64, error) {
+	var v C.size_t
+	if err := check(C.uc_query(u.h, C.uc_query_type(q), &v)); err != nil {
+		return 0, err
+	}
+	return uint64(v), nil
+}
+
+// TimedOut reports whether the last Start ended because its timeout passed.
+func (u *Unicorn) TimedOut() (bool, error) {
+	v, err := u.Query(QueryTimeout)
+	return v != 0, err
+}
+
+// SetCPUModel picks the emulated CPU (CPUARM64*, CPUX86*). Unicorn builds the
+// CPU lazily on the first other call, so this must come right after Open.
+func (u *Unicorn) SetCPUModel(model int) error {
+	return check(C.jitsim_ctl_set_cpu_model(u.h, C.int(model)))
+}
+
+// CPUModel returns the emulated CPU model.
+func (u *Unicorn) CPUModel() (int, error) {
+	var m C.int
+	err := check(C.jitsim_ctl_get_cpu_model(u.h, &m))
+	return int(m), err
+}
+
+// RemoveCache drops translated code for guest addresses [begin, end). Unicorn
+// does not see writes made through host pointers (MemMapPtr memory), so code
+// patched that way, like a JIT's direct tail call poke, runs stale until the
+// range is removed.
+func (u *Unicorn) RemoveCache(begin, end uint64) error {
+	return check(C.jitsim_ctl_remove_cache(u.h, C.uint64_t(begin), C.uint64_t(end)))
+}
+
+// FlushCache drops all translated code.
+func (u *Unicorn) FlushCache() error { return check(C.jitsim_ctl_flush_tb(u.h)) }
+
+// SetExits makes Start stop at any of the given addresses and ignore its
+// until argument; an empty list restores until.
+func (u *Unicorn) SetExits(exits []uint64) error {
+	if len(exits) == 0 {
+		return check(C.jitsim_ctl_exits(u.h, nil, 0))
+	}
+	// Unicorn copies the addresses into its own set before returning.
+	return check(C.jitsim_ctl_exits(u.h, (*C.uint64_t)(unsafe.Pointer(&exits[0])), C.size_t(len(exits))))
+}
+
+// Version returns the library's version as major, minor.
+func Version() (major, minor int) {
+	var ma, mi C.uint
+	C.uc_version(&ma, &mi)
+	return int(ma), int(mi)
+}
+
+// Error is a uc_err; its text comes from uc_strerror.
+type Error int
+
+func (e Error) Error() string {
+	return fmt.Sprintf("unicorn: %s", C.GoString(C.uc_strerror(C.uc_err(e))))
+}
+
+func check(e C.uc_err) error {
+	if e != C.UC_ERR_OK {
+		return Error(e)
+	}
+	return nil
+}
