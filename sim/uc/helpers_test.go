@@ -3,6 +3,7 @@ package uc_test
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"strings"
 	"testing"
 
 	"golang.org/x/arch/arm64/arm64asm"
@@ -52,7 +53,8 @@ func a64Code(t testing.TB, insns ...a64) []byte {
 		if err != nil {
 			t.Fatalf("decode %08x: %v", in.word, err)
 		}
-		if got := arm64asm.GNUSyntax(inst); got != in.gnu {
+		// arm64asm prints operand-less instructions with a trailing space.
+		if got := strings.TrimSpace(arm64asm.GNUSyntax(inst)); got != in.gnu {
 			t.Fatalf("%08x disassembles as %q, want %q", in.word, got, in.gnu)
 		}
 		code = append(code, b...)
@@ -131,10 +133,21 @@ func (m *machine) setReg(t testing.TB, reg int, v uint64) {
 	}
 }
 
+// Guest addresses from core/mem, typed so they print with %#x.
 const (
-	// uc.Prot and mem.Prot share bit values (read 1, write 2, exec 4).
-	rw = uc.ProtRead | uc.ProtWrite
+	x86Base    uint64 = mem.X86CodeBase
+	x86Helper  uint64 = mem.X86HelperBase
+	a64Base    uint64 = mem.Arm64CodeBase
+	a64Helper  uint64 = mem.Arm64HelperBase
+	stackBase  uint64 = mem.StackBase
+	stackTop   uint64 = mem.StackTop
+	ctxBase    uint64 = mem.CtxBase
+	mapBase    uint64 = mem.MapBase
+	globalBase uint64 = mem.GlobalBase
 )
 
-func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
+// uc.Prot and mem.Prot share bit values (read 1, write 2, exec 4).
+const rw = uc.ProtRead | uc.ProtWrite
+
+func le64(b []byte) uint64     { return binary.LittleEndian.Uint64(b) }
 func put64(b []byte, v uint64) { binary.LittleEndian.PutUint64(b, v) }

@@ -57,10 +57,6 @@ uc_err jitsim_ctl_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end) {
 	return uc_ctl_remove_cache(uc, begin, end);
 }
 
-uc_err jitsim_ctl_flush_tb(uc_engine *uc) {
-	return uc_ctl_flush_tlb(uc);
-}
-
 // jitsim_ctl_exits switches Unicorn to the exits mechanism with the given
 // exit addresses, or back to uc_emu_start's until argument when n is 0.
 uc_err jitsim_ctl_exits(uc_engine *uc, uint64_t *exits, size_t n) {

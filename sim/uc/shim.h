@@ -33,7 +33,6 @@ uc_err jitsim_hook_add(uc_engine *uc, uc_hook *hh, int kind, uintptr_t handle, u
 uc_err jitsim_ctl_set_cpu_model(uc_engine *uc, int model);
 uc_err jitsim_ctl_get_cpu_model(uc_engine *uc, int *model);
 uc_err jitsim_ctl_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end);
-uc_err jitsim_ctl_flush_tb(uc_engine *uc);
 uc_err jitsim_ctl_exits(uc_engine *uc, uint64_t *exits, size_t n);
 uc_err jitsim_ctl_get_timeout(uc_engine *uc, uint64_t *us);
 

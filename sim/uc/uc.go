@@ -123,9 +123,6 @@ func (u *Unicorn) RemoveCache(begin, end uint64) error {
 	return check(C.jitsim_ctl_remove_cache(u.h, C.uint64_t(begin), C.uint64_t(end)))
 }
 
-// FlushCache drops all translated code.
-func (u *Unicorn) FlushCache() error { return check(C.jitsim_ctl_flush_tb(u.h)) }
-
 // SetExits makes Start stop at any of the given addresses and ignore its
 // until argument; an empty list restores until.
 func (u *Unicorn) SetExits(exits []uint64) error {
