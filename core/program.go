@@ -46,6 +46,18 @@ type Program struct {
 	// Funcs is filled by analysis: Funcs[0] is the main function, the rest
 	// the subprograms in slot order.
 	Funcs []Func
+	// TailCallPokes is the verifier's poke_tab: xlate turns a tail call
+	// whose map and key are constants into JMP|TailCall with Imm = k > 0,
+	// naming TailCallPokes[k-1] (the kernel's insn->imm = poke index + 1).
+	// Imm 0 is an indirect tail call.
+	TailCallPokes []TailCallPoke
+}
+
+// TailCallPoke is the tail_call part of a struct bpf_jit_poke_descriptor:
+// the prog array and the constant slot of a direct tail call site.
+type TailCallPoke struct {
+	Map int // index in Object.Maps
+	Key uint32
 }
 
 // Func is one function of a program, with what the kernel's verifier
