@@ -79,27 +79,20 @@ const (
 //
 // arm64: only CPUARM64Max implements FEAT_LSE (ARMv8.1 atomics: ldadd, cas,
 // swp, ...); A53, A57 and A72 are ARMv8.0 and take ldadd/cas as undefined
-// instructions (TestARM64Atomics). The kernel's arm64 JIT emits LSE atomics
+// instructions (TestARM64NoLSEBeforeV81). The kernel's arm64 JIT emits LSE atomics
 // when the CPU has them and LL/SC loops (ldxr/stlxr) otherwise, so jitsim runs
-// both forms on Max, and LL/SC alone also on A72.
-//
-// x86: the kernel's x86 JIT uses BMI2 shifts (shlx/shrx/sarx) when the CPU
-// has them; CPUX86Haswell and later models do, the default QEMU64 does not.
+// both forms on Max, and LL/SC alone also on A72 (Unicorn's default).
 const (
 	CPUARM64A57 = int(C.UC_CPU_ARM64_A57)
 	CPUARM64A53 = int(C.UC_CPU_ARM64_A53)
 	CPUARM64A72 = int(C.UC_CPU_ARM64_A72)
 	CPUARM64Max = int(C.UC_CPU_ARM64_MAX)
-
-	CPUX86QEMU64  = int(C.UC_CPU_X86_QEMU64)
-	CPUX86Haswell = int(C.UC_CPU_X86_HASWELL)
-	CPUX86Skylake = int(C.UC_CPU_X86_SKYLAKE_SERVER)
 )
 
 // arm64 exception numbers HookIntr reports. Unicorn's headers do not export
 // them: they are QEMU's EXCP_* (target/arm/cpu.h), pinned by TestARM64Traps.
 const (
-	ARM64ExcpUDEF = 1 // undefined instruction (reported as ErrInsnInvalid instead)
+	ARM64ExcpUDEF = 1 // undefined instruction; unhooked, the run ends with ErrException
 	ARM64ExcpSWI  = 2 // svc
 	ARM64ExcpBKPT = 7 // brk
 )

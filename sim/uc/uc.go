@@ -102,7 +102,7 @@ func (u *Unicorn) TimedOut() (bool, error) {
 	return v != 0, err
 }
 
-// SetCPUModel picks the emulated CPU (CPUARM64*, CPUX86*). Unicorn builds the
+// SetCPUModel picks the emulated CPU (CPUARM64*). Unicorn builds the
 // CPU lazily on the first other call, so this must come right after Open.
 func (u *Unicorn) SetCPUModel(model int) error {
 	return check(C.jitsim_ctl_set_cpu_model(u.h, C.int(model)))
