@@ -1,0 +1,492 @@
+// Package asm is jitsim's text assembler. One file may mix, line by line,
+// the conformance suite's uBPF-style syntax ("mov32 %r0, 1", "ldxw %r0,
+// [%r1+4]", "jeq %r1, 2, +1") and the kernel's pseudo-C as bpftool, the
+// verifier log and llvm-objdump print it ("w0 = 1", "r0 = *(u32 *)(r1 +4)",
+// "if r1 == 0x2 goto pc+1"), plus a few directives for programs, maps and
+// helpers. docs/asm.md is the reference. Format prints an object back in
+// pseudo-C such that Parse gives the same object.
+package asm
+
+import (
+	"bytes"
+	"strconv"
+
+	"jitsim/core"
+)
+
+// Options configure ParseOpts.
+type Options struct {
+	// File names the source in positions and errors.
+	File string
+	// Line is the number of src's first line (0 means 1), so that positions
+	// of an asm section cut out of a larger file (a conformance .data file)
+	// point into that file.
+	Line int
+	// Helpers is the helper id space until a .helpers directive says
+	// otherwise; it decides what helper names mean.
+	Helpers core.HelperSet
+}
+
+// Parse assembles src; file names it in positions. Helper names are kernel
+// ones unless the source says ".helpers conformance".
+func Parse(file string, src []byte) (*core.Object, error) {
+	return ParseOpts(src, Options{File: file})
+}
+
+// ParseOpts assembles src. Every error is a *core.Error with Op "parse" and
+// the file:line:col of the offending token.
+func ParseOpts(src []byte, opts Options) (*core.Object, error) {
+	p := &parser{
+		src:    src,
+		opts:   opts,
+		obj:    &core.Object{File: opts.File, Helpers: opts.Helpers},
+		mapIdx: make(map[string]int),
+	}
+	p.run()
+	if p.err != nil {
+		return nil, p.err
+	}
+	return p.obj, nil
+}
+
+// Fixup kinds: what a name or target written before its definition is
+// patched into once known.
+const (
+	fixJump        = iota // Off = label - (slot+1)
+	fixJumpImm            // gotol: Imm = label - (slot+1)
+	fixCall               // pseudo call to a label; a helper name if no label has the name
+	fixCallOnly           // conformance "call local": a label only
+	fixHelperName         // "call NAME": a helper name; the id comes from the helper set
+	fixHelperCheck        // "call NAME#N": N is the id; a known NAME must agree
+	fixMap                // ld_imm64 map[NAME]: Imm = map index
+)
+
+// fixup is a reference resolved at the end of a program (labels) or of the
+// file (maps, helper names). The name is src[start:end], so recording one
+// allocates nothing.
+type fixup struct {
+	kind       uint8
+	slot       int
+	start, end int
+	pos        core.Pos
+}
+
+// prog is a program being assembled.
+type prog struct {
+	p *core.Program
+	// labels maps a label to its slot and where it was defined.
+	labels    map[string]labelDef
+	fixups    []fixup
+	firstExit int // slot of the first exit, the conformance syntax's implicit "exit" label
+	pos       core.Pos
+}
+
+type labelDef struct {
+	slot int
+	pos  core.Pos
+	sym  int // index in Program.Symbols, -1 for local .L labels
+}
+
+// parser holds the state of one ParseOpts call. Errors are sticky: the
+// first one is kept and ends the parse at the end of its statement.
+type parser struct {
+	src  []byte
+	opts Options
+	obj  *core.Object
+	err  *core.Error
+
+	// buf is the current line with comments blanked out, so columns and
+	// offsets into buf equal those in src.
+	buf     []byte
+	lineOff int // offset of the line in src
+	lineNo  int
+	inBlock bool // inside a /* */ comment carried over from a previous line
+	i, end  int  // cursor and end of the current statement in buf
+
+	progs   []*prog
+	cur     *prog
+	progIdx map[string]int
+	mapIdx  map[string]int
+	fileFix []fileFixup // map names, helper names, .slot programs
+	slots   []pendingSlot
+}
+
+// fileFixup is resolved once the whole file is read.
+type fileFixup struct {
+	fixup
+	prog *prog
+}
+
+func (p *parser) run() {
+	line := p.opts.Line
+	if line <= 0 {
+		line = 1
+	}
+	for off := 0; off <= len(p.src) && p.err == nil; line++ {
+		nl := bytes.IndexByte(p.src[off:], '\n')
+		var l []byte
+		if nl < 0 {
+			l = p.src[off:]
+		} else {
+			l = p.src[off : off+nl]
+		}
+		p.lineNo, p.lineOff = line, off
+		p.parseLine(l)
+		if nl < 0 {
+			break
+		}
+		off += nl + 1
+	}
+	if p.err == nil && p.inBlock {
+		p.errorAt(p.pos(0), "unterminated /* comment")
+	}
+	if p.err == nil {
+		p.endProg()
+	}
+	if p.err == nil {
+		p.resolveFile()
+	}
+}
+
+// parseLine blanks the comments of one line into p.buf, then parses its
+// statements, which ';' separates as in LLVM's BPF assembler (the kernel
+// selftests' inline asm relies on it). A line whose first non-blank
+// character is ';' is a comment, as llvm-objdump -S prints source lines.
+func (p *parser) parseLine(l []byte) {
+	p.buf = append(p.buf[:0], l...)
+	b := p.buf
+	first := true
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if p.inBlock {
+			if c == '*' && i+1 < len(b) && b[i+1] == '/' {
+				b[i], b[i+1] = ' ', ' '
+				i++
+				p.inBlock = false
+			} else {
+				b[i] = ' '
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\r', '\v', '\f':
+			b[i] = ' '
+			continue
+		case '#':
+			// "#" starts a comment at the start of a line or after a blank;
+			// bpftool's "call bpf_map_lookup_elem#1" keeps its "#".
+			if i == 0 || b[i-1] == ' ' || b[i-1] == ',' {
+				for j := i; j < len(b); j++ {
+					b[j] = ' '
+				}
+				i = len(b)
+			}
+		case ';':
+			if first {
+				for j := i; j < len(b); j++ {
+					b[j] = ' '
+				}
+				i = len(b)
+			}
+		case '/':
+			if i+1 < len(b) && b[i+1] == '/' {
+				for j := i; j < len(b); j++ {
+					b[j] = ' '
+				}
+				i = len(b)
+			} else if i+1 < len(b) && b[i+1] == '*' {
+				b[i], b[i+1] = ' ', ' '
+				i++
+				p.inBlock = true
+			}
+		}
+		first = false
+	}
+	start := 0
+	for start <= len(b) && p.err == nil {
+		end := bytes.IndexByte(b[start:], ';')
+		if end < 0 {
+			end = len(b)
+		} else {
+			end += start
+		}
+		p.i, p.end = start, end
+		p.statement()
+		start = end + 1
+	}
+}
+
+// pos returns the position of column offset i of the current line.
+func (p *parser) pos(i int) core.Pos {
+	return core.Pos{File: p.opts.File, Line: p.lineNo, Col: i + 1, Insn: -1}
+}
+
+func (p *parser) errorAt(pos core.Pos, format string, args ...any) {
+	if p.err == nil {
+		p.err = core.Errorf(pos, "parse", format, args...)
+	}
+}
+
+// errorf reports an error at the cursor.
+func (p *parser) errorf(format string, args ...any) {
+	p.skipSpace()
+	p.errorAt(p.pos(p.i), format, args...)
+}
+
+// statement parses one statement: labels, then a directive or an
+// instruction in either syntax.
+func (p *parser) statement() {
+	p.skipSpace()
+	if p.i >= p.end {
+		return
+	}
+	if isDigit(p.buf[p.i]) {
+		p.listingPrefix()
+		if p.err != nil || p.i >= p.end {
+			return
+		}
+	}
+	for {
+		p.skipSpace()
+		if p.i >= p.end {
+			return
+		}
+		start := p.i
+		c := p.buf[p.i]
+		if c == '*' {
+			p.store(start)
+			return
+		}
+		w := p.ident()
+		if len(w) == 0 {
+			p.errorf("expected instruction, found %s", p.found())
+			return
+		}
+		// A label: "name:".
+		p.skipSpace()
+		if p.i < p.end && p.buf[p.i] == ':' {
+			p.i++
+			p.defineLabel(start, w, false)
+			if p.err != nil {
+				return
+			}
+			continue
+		}
+		p.instruction(start, w)
+		if p.err == nil {
+			p.expectEnd()
+		}
+		return
+	}
+}
+
+// listingPrefix skips what bpftool ("  12: (bf) ") or llvm-objdump
+// ("      12:\tbf 16 00 ...\t") print before an instruction, so their
+// listings assemble; an objdump symbol line "0000000000000000 <name>:"
+// defines the label name.
+func (p *parser) listingPrefix() {
+	for p.i < p.end && isHex(p.buf[p.i]) {
+		p.i++
+	}
+	p.skipSpace()
+	if p.i < p.end && p.buf[p.i] == '<' {
+		p.i++
+		start := p.i
+		name := p.ident()
+		if len(name) == 0 || !p.accept('>') || !p.accept(':') {
+			p.errorAt(p.pos(start), "expected <symbol>: in listing line")
+			return
+		}
+		p.defineLabel(start, name, false)
+		return
+	}
+	if !p.accept(':') {
+		p.errorf("expected ':' after instruction number, found %s", p.found())
+		return
+	}
+	p.skipSpace()
+	if p.i+3 < p.end && p.buf[p.i] == '(' && isHex(p.buf[p.i+1]) && isHex(p.buf[p.i+2]) && p.buf[p.i+3] == ')' {
+		p.i += 4
+		return
+	}
+	// objdump's hex bytes: two hex digits followed by a blank, 8 or 16 of them.
+	for p.i+2 < p.end && isHex(p.buf[p.i]) && isHex(p.buf[p.i+1]) && p.buf[p.i+2] == ' ' {
+		p.i += 3
+		p.skipSpace()
+	}
+}
+
+// program returns the program instructions go to, starting the implicit
+// one when the source has no .prog directive.
+func (p *parser) program() *prog {
+	if p.cur == nil {
+		p.startProg("main", 0, core.Pos{File: p.opts.File, Insn: -1})
+	}
+	return p.cur
+}
+
+func (p *parser) startProg(name string, typ core.ProgType, pos core.Pos) {
+	p.endProg()
+	if p.progIdx == nil {
+		p.progIdx = make(map[string]int)
+	}
+	if i, dup := p.progIdx[name]; dup {
+		p.errorAt(pos, "program %q already defined at %v", name, p.progs[i].pos)
+		return
+	}
+	p.progIdx[name] = len(p.progs)
+	p.cur = &prog{
+		p:         &core.Program{Name: name, Type: typ},
+		labels:    make(map[string]labelDef),
+		firstExit: -1,
+		pos:       pos,
+	}
+	p.progs = append(p.progs, p.cur)
+	p.obj.Progs = append(p.obj.Progs, p.cur.p)
+}
+
+// defineLabel records a label at the next slot. Labels starting with ".L"
+// are local, as in GNU as: they resolve jumps but are not Symbols (Format
+// invents them for targets that have no symbol).
+func (p *parser) defineLabel(col int, name []byte, fn bool) {
+	pos := p.pos(col)
+	if _, _, isReg := parseReg(name); isReg {
+		p.errorAt(pos, "label %q is a register name", name)
+		return
+	}
+	if len(name) > 0 && isDigit(name[0]) {
+		p.errorAt(pos, "label %q starts with a digit", name)
+		return
+	}
+	pr := p.program()
+	if def, dup := pr.labels[string(name)]; dup {
+		p.errorAt(pos, "duplicate label %q (first defined at %v)", name, def.pos)
+		return
+	}
+	s := string(name)
+	def := labelDef{slot: len(pr.p.Insns), pos: pos, sym: -1}
+	if len(s) < 2 || s[:2] != ".L" {
+		def.sym = len(pr.p.Symbols)
+		pr.p.Symbols = append(pr.p.Symbols, core.Symbol{Name: s, Insn: def.slot, Func: fn})
+	}
+	pr.labels[s] = def
+}
+
+// emit appends one instruction slot at the position of column col.
+func (p *parser) emit(col int, ins core.Insn) int {
+	pr := p.program()
+	slot := len(pr.p.Insns)
+	if slot >= core.MaxInsnSlots {
+		p.errorAt(p.pos(col), "program %s has more than %d instruction slots", pr.p.Name, core.MaxInsnSlots)
+		return slot
+	}
+	pos := p.pos(col)
+	pos.Insn = slot
+	pr.p.Insns = append(pr.p.Insns, ins)
+	pr.p.Pos = append(pr.p.Pos, pos)
+	return slot
+}
+
+// emitLdImm64 appends both slots of an ld_imm64; the second gets the same
+// position, as the source has one line for both.
+func (p *parser) emitLdImm64(col int, dst core.Reg, src core.Reg, v uint64) int {
+	s := core.LdImm64(dst, src, v)
+	slot := p.emit(col, s[0])
+	p.emit(col, s[1])
+	return slot
+}
+
+// addFixup records a reference to name (buf[start:end]) from slot.
+func (p *parser) addFixup(kind uint8, slot, start, end int) {
+	f := fixup{kind: kind, slot: slot, start: p.lineOff + start, end: p.lineOff + end, pos: p.pos(start)}
+	switch kind {
+	case fixMap, fixHelperName, fixHelperCheck:
+		p.fileFix = append(p.fileFix, fileFixup{fixup: f, prog: p.program()})
+	default:
+		pr := p.program()
+		pr.fixups = append(pr.fixups, f)
+	}
+}
+
+// endProg resolves the labels of the current program.
+func (p *parser) endProg() {
+	pr := p.cur
+	if pr == nil || p.err != nil {
+		return
+	}
+	p.cur = nil
+	insns := pr.p.Insns
+	for _, f := range pr.fixups {
+		name := p.src[f.start:f.end]
+		def, ok := pr.labels[string(name)]
+		if !ok && string(name) == "exit" && pr.firstExit >= 0 {
+			def, ok = labelDef{slot: pr.firstExit, sym: -1}, true
+		}
+		if !ok {
+			if f.kind == fixCall {
+				// Not a label: a helper by name, resolved with the file's
+				// final helper set.
+				p.fileFix = append(p.fileFix, fileFixup{fixup: fixup{kind: fixHelperName, slot: f.slot, start: f.start, end: f.end, pos: f.pos}, prog: pr})
+				continue
+			}
+			p.errorAt(f.pos, "unknown label %q", name)
+			return
+		}
+		rel := def.slot - (f.slot + 1)
+		switch f.kind {
+		case fixJump:
+			if rel < -32768 || rel > 32767 {
+				p.errorAt(f.pos, "jump to %s is %d slots away, more than a 16-bit offset holds (use gotol)", name, rel)
+				return
+			}
+			insns[f.slot].Off = int16(rel)
+		case fixJumpImm, fixCall, fixCallOnly:
+			insns[f.slot].Imm = int32(rel)
+			if f.kind != fixJumpImm {
+				insns[f.slot].Src = core.PseudoCall
+				if def.sym >= 0 {
+					pr.p.Symbols[def.sym].Func = true
+				}
+			}
+		}
+	}
+}
+
+// resolveFile patches what only the whole file defines: map references,
+// helper names and prog array slots.
+func (p *parser) resolveFile() {
+	for _, f := range p.fileFix {
+		name := p.src[f.start:f.end]
+		ins := &f.prog.p.Insns[f.slot]
+		switch f.kind {
+		case fixMap:
+			idx, ok := p.mapIdx[string(name)]
+			if !ok {
+				if n, err := strconv.Atoi(string(name)); err == nil && n >= 0 && n < len(p.obj.Maps) {
+					idx, ok = n, true
+				}
+			}
+			if !ok {
+				p.errorAt(f.pos, "unknown map %q", name)
+				return
+			}
+			ins.Imm = int32(idx)
+		case fixHelperCheck:
+			if string(name) == "unknown" {
+				continue
+			}
+			if id, ok := p.obj.Helpers.HelperID(string(name)); ok && id != ins.Imm {
+				p.errorAt(f.pos, "helper %s is id %d in the %s helper set, not %d", name, id, p.obj.Helpers, ins.Imm)
+				return
+			}
+		case fixHelperName:
+			id, ok := p.obj.Helpers.HelperID(string(name))
+			if !ok {
+				p.errorAt(f.pos, "unknown label or %s helper %q", p.obj.Helpers, name)
+				return
+			}
+			ins.Src, ins.Imm = core.CallHelper, id
+		}
+	}
+	p.resolveSlots()
+}

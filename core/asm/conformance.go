@@ -1,0 +1,315 @@
+package asm
+
+import (
+	"jitsim/core"
+)
+
+// The conformance suite's syntax (bpf_conformance's bpf_assembler.cc, which
+// follows uBPF's): a mnemonic with the class in its suffix ("add32" is ALU,
+// "add" ALU64), %r registers, [%rN+off] memory operands, +N/-N/label jump
+// targets. Encodings follow that assembler exactly.
+
+// Mnemonic kinds.
+const (
+	mALU    = iota + 1 // op dst, src|imm
+	mNeg               // op dst
+	mEndian            // op dst (imm = width)
+	mMovsx             // op dst, src (off = source width)
+	mLddw              // lddw dst, imm64
+	mLdx               // ldx dst, [src+off]
+	mSt                // st [dst+off], imm
+	mStx               // stx [dst+off], src
+	mJa                // ja target
+	mJa32              // ja32 target (gotol)
+	mJcc               // jcc dst, src|imm, target
+	mLdAbs             // ldabs imm (uBPF)
+	mLdInd             // ldind src, imm (uBPF)
+	mCall
+	mExit
+	mLock
+)
+
+type mnemonic struct {
+	kind uint8
+	op   uint8
+	off  int16
+	imm  int32
+}
+
+// mnemonics is the suite's mnemonic table (_bpf_mnemonic_map), built below
+// from the uapi opcode values.
+var mnemonics = func() map[string]mnemonic {
+	m := make(map[string]mnemonic)
+	alu := []struct {
+		name string
+		op   uint8
+		off  int16
+	}{
+		{"add", core.Add, 0}, {"sub", core.Sub, 0}, {"mul", core.Mul, 0}, {"div", core.Div, 0},
+		{"sdiv", core.Div, 1}, {"or", core.Or, 0}, {"and", core.And, 0}, {"lsh", core.Lsh, 0},
+		{"rsh", core.Rsh, 0}, {"mod", core.Mod, 0}, {"smod", core.Mod, 1}, {"xor", core.Xor, 0},
+		{"mov", core.Mov, 0}, {"arsh", core.Arsh, 0},
+	}
+	for _, a := range alu {
+		m[a.name] = mnemonic{kind: mALU, op: core.ALU64 | a.op, off: a.off}
+		m[a.name+"32"] = mnemonic{kind: mALU, op: core.ALU | a.op, off: a.off}
+	}
+	m["neg"] = mnemonic{kind: mNeg, op: core.ALU64 | core.Neg}
+	m["neg32"] = mnemonic{kind: mNeg, op: core.ALU | core.Neg}
+	for _, w := range []struct {
+		s   string
+		imm int32
+	}{{"16", 16}, {"32", 32}, {"64", 64}} {
+		m["le"+w.s] = mnemonic{kind: mEndian, op: core.ALU | core.End | core.ToLE, imm: w.imm}
+		m["be"+w.s] = mnemonic{kind: mEndian, op: core.ALU | core.End | core.ToBE, imm: w.imm}
+		m["swap"+w.s] = mnemonic{kind: mEndian, op: core.ALU64 | core.End, imm: w.imm}
+		m["bswap"+w.s] = mnemonic{kind: mEndian, op: core.ALU64 | core.End, imm: w.imm}
+	}
+	m["movsx864"] = mnemonic{kind: mMovsx, op: core.ALU64 | core.Mov | core.X, off: 8}
+	m["movsx1664"] = mnemonic{kind: mMovsx, op: core.ALU64 | core.Mov | core.X, off: 16}
+	m["movsx3264"] = mnemonic{kind: mMovsx, op: core.ALU64 | core.Mov | core.X, off: 32}
+	m["movsx832"] = mnemonic{kind: mMovsx, op: core.ALU | core.Mov | core.X, off: 8}
+	m["movsx1632"] = mnemonic{kind: mMovsx, op: core.ALU | core.Mov | core.X, off: 16}
+	m["lddw"] = mnemonic{kind: mLddw, op: core.LD | core.IMM | core.DW}
+	sizes := []struct {
+		s    string
+		size uint8
+	}{{"b", core.B}, {"h", core.H}, {"w", core.W}, {"dw", core.DW}}
+	for _, s := range sizes {
+		m["ldx"+s.s] = mnemonic{kind: mLdx, op: core.LDX | core.MEM | s.size}
+		m["st"+s.s] = mnemonic{kind: mSt, op: core.ST | core.MEM | s.size}
+		m["stx"+s.s] = mnemonic{kind: mStx, op: core.STX | core.MEM | s.size}
+		if s.size != core.DW {
+			m["ldxs"+s.s] = mnemonic{kind: mLdx, op: core.LDX | core.MEMSX | s.size}
+			m["ldabs"+s.s] = mnemonic{kind: mLdAbs, op: core.LD | core.ABS | s.size}
+			m["ldind"+s.s] = mnemonic{kind: mLdInd, op: core.LD | core.IND | s.size}
+		}
+	}
+	m["ja"] = mnemonic{kind: mJa, op: core.JMP | core.JA}
+	m["ja32"] = mnemonic{kind: mJa32, op: core.JMP32 | core.JA}
+	jcc := []struct {
+		name string
+		op   uint8
+	}{
+		{"jeq", core.JEQ}, {"jgt", core.JGT}, {"jge", core.JGE}, {"jset", core.JSET},
+		{"jne", core.JNE}, {"jsgt", core.JSGT}, {"jsge", core.JSGE}, {"jlt", core.JLT},
+		{"jle", core.JLE}, {"jslt", core.JSLT}, {"jsle", core.JSLE},
+	}
+	for _, j := range jcc {
+		m[j.name] = mnemonic{kind: mJcc, op: core.JMP | j.op}
+		m[j.name+"32"] = mnemonic{kind: mJcc, op: core.JMP32 | j.op}
+	}
+	m["call"] = mnemonic{kind: mCall}
+	m["exit"] = mnemonic{kind: mExit, op: core.JMP | core.Exit}
+	m["lock"] = mnemonic{kind: mLock}
+	return m
+}()
+
+// operandCount is how many comma-separated operands each kind takes.
+var operandCount = [...]int{
+	mALU: 2, mNeg: 1, mEndian: 1, mMovsx: 2, mLddw: 2, mLdx: 2, mSt: 2, mStx: 2,
+	mJa: 1, mJa32: 1, mJcc: 3, mLdAbs: 1, mLdInd: 2,
+}
+
+// operands splits the rest of the statement at commas into at most
+// len(spans) operand spans and returns how many there are.
+func (p *parser) operands(spans *[3][2]int) int {
+	n := 0
+	p.skipSpace()
+	if p.i >= p.end {
+		return 0
+	}
+	start := p.i
+	for j := p.i; ; j++ {
+		if j == p.end || p.buf[j] == ',' {
+			if n < len(spans) {
+				spans[n] = [2]int{start, j}
+			}
+			n++
+			if j == p.end {
+				return n
+			}
+			start = j + 1
+		}
+	}
+}
+
+// within runs parse on the operand span s and checks it is used up.
+func (p *parser) within(s [2]int, parse func()) {
+	end := p.end
+	p.i, p.end = s[0], s[1]
+	parse()
+	if p.err == nil {
+		if p.peek() != 0 {
+			p.errorf("unexpected %s in operand", p.found())
+		}
+	}
+	p.end = end
+	p.i = end
+}
+
+// conformance assembles one instruction of the suite's syntax.
+func (p *parser) conformance(col int, name []byte, m mnemonic) {
+	switch m.kind {
+	case mCall:
+		p.callConformance(col)
+		return
+	case mExit:
+		p.exit(col)
+		return
+	case mLock:
+		p.lockConformance(col, name)
+		return
+	}
+	var spans [3][2]int
+	n := p.operands(&spans)
+	if want := operandCount[m.kind]; n != want {
+		p.errorAt(p.pos(col), "%s takes %d operand%s, found %d", name, want, plural(want), n)
+		return
+	}
+	ins := core.Insn{Op: m.op, Off: m.off, Imm: m.imm}
+	switch m.kind {
+	case mALU:
+		p.within(spans[0], func() { ins.Dst, _ = p.reg(regR) })
+		p.within(spans[1], func() {
+			p.regOrImm(&ins, regR)
+		})
+	case mNeg, mEndian:
+		p.within(spans[0], func() { ins.Dst, _ = p.reg(regR) })
+	case mMovsx:
+		p.within(spans[0], func() { ins.Dst, _ = p.reg(regR) })
+		p.within(spans[1], func() { ins.Src, _ = p.reg(regR) })
+	case mLddw:
+		var dst core.Reg
+		p.within(spans[0], func() { dst, _ = p.reg(regR) })
+		p.within(spans[1], func() { p.ldImm64(col, dst, false) })
+		return
+	case mLdx:
+		p.within(spans[0], func() { ins.Dst, _ = p.reg(regR) })
+		p.within(spans[1], func() { ins.Src, ins.Off = p.memConformance() })
+	case mSt:
+		p.within(spans[0], func() { ins.Dst, ins.Off = p.memConformance() })
+		p.within(spans[1], func() { ins.Imm = p.imm32() })
+	case mStx:
+		p.within(spans[0], func() { ins.Dst, ins.Off = p.memConformance() })
+		p.within(spans[1], func() { ins.Src, _ = p.reg(regR) })
+	case mLdAbs:
+		p.within(spans[0], func() { ins.Imm = p.imm32() })
+	case mLdInd:
+		p.within(spans[0], func() { ins.Src, _ = p.reg(regR) })
+		p.within(spans[1], func() { ins.Imm = p.imm32() })
+	case mJa, mJa32:
+		slot := len(p.program().p.Insns)
+		kind := uint8(fixJump)
+		if m.kind == mJa32 {
+			kind = fixJumpImm
+		}
+		p.within(spans[0], func() { p.target(slot, kind, &ins, false) })
+	case mJcc:
+		slot := len(p.program().p.Insns)
+		p.within(spans[0], func() { ins.Dst, _ = p.reg(regR) })
+		p.within(spans[1], func() {
+			p.regOrImm(&ins, regR)
+		})
+		p.within(spans[2], func() { p.target(slot, fixJump, &ins, false) })
+	}
+	p.emit(col, ins)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// memConformance scans "[%rN]", "[%rN+off]" or "[%rN-off]".
+func (p *parser) memConformance() (core.Reg, int16) {
+	if !p.accept('[') {
+		p.errorf("expected memory operand [%%rN+offset], found %s", p.found())
+		return 0, 0
+	}
+	r, _ := p.reg(regR)
+	var off int16
+	if c := p.peek(); c == '+' || c == '-' {
+		off = p.off16()
+	}
+	p.expect(']')
+	return r, off
+}
+
+// callConformance: "call N" and "call helper N" call a helper, "call %rN"
+// and "call helper %rN" call the helper whose id is in rN (BPF_CALL|BPF_X,
+// register in dst as the suite encodes it), "call local T" calls a
+// subprogram, "call runtime N" a kfunc (src 2). Pseudo-C call forms are
+// handled here too, since both syntaxes spell the mnemonic "call".
+func (p *parser) callConformance(col int) {
+	ins := core.Insn{Op: core.JMP | core.Call}
+	slot := len(p.program().p.Insns)
+	switch {
+	case p.acceptWord("local"):
+		p.target(slot, fixCallOnly, &ins, true)
+		ins.Src = core.PseudoCall
+	case p.acceptWord("runtime"):
+		ins.Src = core.PseudoKfunc
+		ins.Imm = p.imm32()
+	default:
+		p.acceptWord("helper")
+		p.callPseudoC(col, slot, &ins)
+	}
+	if p.err == nil {
+		p.emit(col, ins)
+	}
+}
+
+// lockConformance: "lock [fetch] OP [%rD+off], %rS" with OP add, or, and,
+// xor (32-bit forms add32 ...), xchg, cmpxchg; pseudo-C "lock *(u32 *)..."
+// goes to lockPseudoC.
+func (p *parser) lockConformance(col int, name []byte) {
+	if p.peek() == '*' {
+		p.lockPseudoC(col)
+		return
+	}
+	fetch := p.acceptWord("fetch")
+	opStart := p.i
+	op := p.ident()
+	if len(op) == 0 {
+		p.errorAt(p.pos(col), "lock needs an atomic operation and 2 operands, as in lock add [%%r1+0], %%r2")
+		return
+	}
+	size := uint8(core.DW)
+	base := op
+	if len(op) > 2 && string(op[len(op)-2:]) == "32" {
+		size, base = core.W, op[:len(op)-2]
+	}
+	var imm int32
+	switch string(base) {
+	case "add":
+		imm = core.AtomicAdd
+	case "or":
+		imm = core.AtomicOr
+	case "and":
+		imm = core.AtomicAnd
+	case "xor":
+		imm = core.AtomicXor
+	case "xchg":
+		imm = core.AtomicXchg
+	case "cmpxchg":
+		imm = core.AtomicCmpXchg
+	default:
+		p.errorAt(p.pos(opStart), "unknown atomic operation %q after lock", op)
+		return
+	}
+	if fetch {
+		imm |= core.Fetch
+	}
+	var spans [3][2]int
+	if n := p.operands(&spans); n != 2 {
+		p.errorAt(p.pos(col), "%s %s takes 2 operands, found %d", name, op, n)
+		return
+	}
+	ins := core.Insn{Op: core.STX | core.ATOMIC | size, Imm: imm}
+	p.within(spans[0], func() { ins.Dst, ins.Off = p.memConformance() })
+	p.within(spans[1], func() { ins.Src, _ = p.reg(regR) })
+	p.emit(col, ins)
+}

@@ -1,0 +1,344 @@
+package asm
+
+import (
+	"strconv"
+
+	"jitsim/core"
+)
+
+// The scanner works on p.buf[p.i:p.end], the current statement, byte by
+// byte: no regexp, no token slice, no allocation on the success path.
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func isIdentByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_' || c == '.' || c == '$'
+}
+
+func (p *parser) skipSpace() {
+	for p.i < p.end && p.buf[p.i] == ' ' {
+		p.i++
+	}
+}
+
+// peek returns the next non-blank byte, 0 at the end of the statement.
+func (p *parser) peek() byte {
+	p.skipSpace()
+	if p.i < p.end {
+		return p.buf[p.i]
+	}
+	return 0
+}
+
+// accept consumes c if it is the next non-blank byte.
+func (p *parser) accept(c byte) bool {
+	if p.peek() == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// acceptStr consumes s if the statement continues with it.
+func (p *parser) acceptStr(s string) bool {
+	p.skipSpace()
+	if p.end-p.i >= len(s) && string(p.buf[p.i:p.i+len(s)]) == s {
+		p.i += len(s)
+		return true
+	}
+	return false
+}
+
+// acceptWord consumes the identifier w (not a prefix of a longer one).
+func (p *parser) acceptWord(w string) bool {
+	p.skipSpace()
+	j := p.i + len(w)
+	if j <= p.end && string(p.buf[p.i:j]) == w && (j == p.end || !isIdentByte(p.buf[j])) {
+		p.i = j
+		return true
+	}
+	return false
+}
+
+func (p *parser) expect(c byte) bool {
+	if p.accept(c) {
+		return true
+	}
+	p.errorf("expected %q, found %s", c, p.found())
+	return false
+}
+
+func (p *parser) expectEnd() {
+	if p.peek() != 0 {
+		p.errorf("unexpected %s after instruction", p.found())
+	}
+}
+
+// found describes the next token for error messages.
+func (p *parser) found() string {
+	p.skipSpace()
+	if p.i >= p.end {
+		return "end of line"
+	}
+	j := p.i
+	for j < p.end && (isIdentByte(p.buf[j]) || j == p.i && (p.buf[j] == '%' || p.buf[j] == '+' || p.buf[j] == '-')) {
+		j++
+	}
+	if j == p.i {
+		j++
+	}
+	return strconv.Quote(string(p.buf[p.i:j]))
+}
+
+// ident scans an identifier. "%=" after "_" belongs to it: the selftests'
+// inline asm names labels "l0_%=". "%[name]", an inline asm operand, scans
+// as name.
+func (p *parser) ident() []byte {
+	p.skipSpace()
+	start := p.i
+	if p.i+1 < p.end && p.buf[p.i] == '%' && p.buf[p.i+1] == '[' {
+		j := p.i + 2
+		for j < p.end && isIdentByte(p.buf[j]) {
+			j++
+		}
+		if j < p.end && p.buf[j] == ']' && j > p.i+2 {
+			p.i = j + 1
+			return p.buf[start+2 : j]
+		}
+		return nil
+	}
+	for p.i < p.end {
+		c := p.buf[p.i]
+		if isIdentByte(c) {
+			p.i++
+		} else if c == '%' && p.i+1 < p.end && p.buf[p.i+1] == '=' && p.i > start && p.buf[p.i-1] == '_' {
+			p.i += 2
+		} else {
+			break
+		}
+	}
+	return p.buf[start:p.i]
+}
+
+// Register kinds: how a register was written.
+const (
+	regR       = 'r' // r1: 64-bit in pseudo-C
+	regW       = 'w' // w1: 32-bit in pseudo-C
+	regPercent = '%' // %r1: conformance syntax
+)
+
+// parseReg decodes r0..r10, w0..w10 and %r0..%r10.
+func parseReg(b []byte) (core.Reg, byte, bool) {
+	kind := byte(regR)
+	if len(b) > 0 && b[0] == '%' {
+		kind = regPercent
+		b = b[1:]
+		if len(b) == 0 || b[0] != 'r' {
+			return 0, 0, false
+		}
+	} else if len(b) > 0 && b[0] == 'w' {
+		kind = regW
+	} else if len(b) == 0 || b[0] != 'r' {
+		return 0, 0, false
+	}
+	switch {
+	case len(b) == 2 && isDigit(b[1]):
+		return core.Reg(b[1] - '0'), kind, true
+	case len(b) == 3 && b[1] == '1' && b[2] == '0':
+		return core.R10, kind, true
+	}
+	return 0, 0, false
+}
+
+// regToken scans what may be a register: an identifier with an optional
+// leading '%'.
+func (p *parser) regToken() []byte {
+	p.skipSpace()
+	start := p.i
+	if p.i < p.end && p.buf[p.i] == '%' {
+		p.i++
+	}
+	for p.i < p.end && isIdentByte(p.buf[p.i]) {
+		p.i++
+	}
+	return p.buf[start:p.i]
+}
+
+// isRegNext reports whether a register follows, without consuming it.
+func (p *parser) isRegNext() bool {
+	save := p.i
+	_, _, ok := parseReg(p.regToken())
+	p.i = save
+	return ok
+}
+
+// reg scans a register; want is 0 (any spelling) or the kind required.
+func (p *parser) reg(want byte) (core.Reg, byte) {
+	p.skipSpace()
+	start := p.i
+	tok := p.regToken()
+	r, kind, ok := parseReg(tok)
+	if !ok {
+		p.i = start
+		p.errorf("expected register, found %s", p.found())
+		return 0, 0
+	}
+	if want != 0 && kind != want && !(want == regR && kind == regPercent) {
+		p.errorAt(p.pos(start), "expected %s register, found %q", kindName(want), tok)
+	}
+	return r, kind
+}
+
+func kindName(k byte) string {
+	switch k {
+	case regW:
+		return "a 32-bit w"
+	case regPercent:
+		return "a %r"
+	}
+	return "a 64-bit r"
+}
+
+// number scans an optional sign and a decimal or 0x-prefixed hex
+// magnitude. ok is false (and nothing consumed) when no digits follow.
+func (p *parser) number() (neg, hex bool, mag uint64, ok bool) {
+	p.skipSpace()
+	start := p.i
+	if p.i < p.end && (p.buf[p.i] == '-' || p.buf[p.i] == '+') {
+		neg = p.buf[p.i] == '-'
+		p.i++
+		p.skipSpace()
+	}
+	if p.i+1 < p.end && p.buf[p.i] == '0' && (p.buf[p.i+1] == 'x' || p.buf[p.i+1] == 'X') {
+		hex = true
+		p.i += 2
+	}
+	digits := p.i
+	overflow := false
+	for p.i < p.end {
+		c := p.buf[p.i]
+		var d uint64
+		switch {
+		case isDigit(c):
+			d = uint64(c - '0')
+		case hex && c >= 'a' && c <= 'f':
+			d = uint64(c-'a') + 10
+		case hex && c >= 'A' && c <= 'F':
+			d = uint64(c-'A') + 10
+		default:
+			goto done
+		}
+		base := uint64(10)
+		if hex {
+			base = 16
+		}
+		if mag > (^uint64(0)-d)/base {
+			overflow = true
+		}
+		mag = mag*base + d
+		p.i++
+	}
+done:
+	if p.i == digits || p.i < p.end && isIdentByte(p.buf[p.i]) {
+		p.i = start
+		return false, false, 0, false
+	}
+	if overflow {
+		p.errorAt(p.pos(start), "number %s does not fit 64 bits", p.buf[start:p.i])
+	}
+	return neg, hex, mag, true
+}
+
+// Range rules, from the conformance suite's assembler: a hex number is
+// unsigned and may use every bit of the field (0xffffffff is imm -1), a
+// decimal one must fit the field as a signed value; a negative number of
+// either base must fit as signed.
+
+// imm32 scans a 32-bit immediate.
+func (p *parser) imm32() int32 {
+	p.skipSpace()
+	start := p.i
+	neg, hex, mag, ok := p.number()
+	if !ok {
+		p.errorf("expected immediate, found %s", p.found())
+		return 0
+	}
+	switch {
+	case neg && mag <= 1<<31:
+		return int32(-int64(mag))
+	case !neg && hex && mag <= 0xffffffff:
+		return int32(uint32(mag))
+	case !neg && !hex && mag <= 1<<31-1:
+		return int32(mag)
+	}
+	p.errorAt(p.pos(start), "immediate %s is out of 32-bit range", p.buf[start:p.i])
+	return 0
+}
+
+// off16 scans a 16-bit offset; a '+' or '-' may stand apart from the
+// digits, as in "(r1 + 4)".
+func (p *parser) off16() int16 {
+	p.skipSpace()
+	start := p.i
+	neg, hex, mag, ok := p.number()
+	if !ok {
+		p.errorf("expected offset, found %s", p.found())
+		return 0
+	}
+	switch {
+	case neg && mag <= 1<<15:
+		return int16(-int64(mag))
+	case !neg && hex && mag <= 0xffff:
+		return int16(uint16(mag))
+	case !neg && !hex && mag <= 1<<15-1:
+		return int16(mag)
+	}
+	p.errorAt(p.pos(start), "offset %s is out of 16-bit range", p.buf[start:p.i])
+	return 0
+}
+
+// imm64 scans the 64-bit constant of an ld_imm64.
+func (p *parser) imm64() uint64 {
+	p.skipSpace()
+	start := p.i
+	neg, _, mag, ok := p.number()
+	if !ok {
+		p.errorf("expected 64-bit immediate, found %s", p.found())
+		return 0
+	}
+	if neg {
+		if mag > 1<<63 {
+			p.errorAt(p.pos(start), "immediate %s is out of 64-bit range", p.buf[start:p.i])
+		}
+		return -mag
+	}
+	return mag
+}
+
+// unsigned scans a non-negative directive argument up to max.
+func (p *parser) unsigned(what string, max uint64) uint64 {
+	p.skipSpace()
+	start := p.i
+	neg, _, mag, ok := p.number()
+	if !ok || neg || mag > max {
+		p.i = start
+		p.errorf("expected %s (0 to %d), found %s", what, max, p.found())
+		return 0
+	}
+	return mag
+}
+
+// regOrImm scans the source operand of an ALU or jump instruction: a
+// register (setting the X bit) or a 32-bit immediate. A word is taken for a
+// register so that "%r11" is reported as a bad register, not a bad number.
+func (p *parser) regOrImm(ins *core.Insn, kind byte) {
+	c := p.peek()
+	if c == '%' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+		ins.Op |= core.X
+		ins.Src, _ = p.reg(kind)
+		return
+	}
+	ins.Imm = p.imm32()
+}
