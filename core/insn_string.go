@@ -79,7 +79,7 @@ func (h HelperSet) HelperID(name string) (int32, bool) {
 type InsnFormat struct {
 	// Label names a jump or call target slot; when it is nil or returns ""
 	// the target prints relative, "pc+3", as bpftool prints it.
-	Label func(slot int) string
+	Label func(slot int, call bool) string
 	// Exact prints a slot whose text would hide a non-zero field (the
 	// kernel's print_bpf_insn ignores reserved fields) as ".raw" bytes, so
 	// parsing the text gives back the same slot.
@@ -450,7 +450,7 @@ func (pr *printer) appendJump(b []byte, pc int, ins Insn, clean *bool) ([]byte, 
 // symbol for calls, or "pc+N" as disasm.c does.
 func (pr *printer) appendTarget(b []byte, target int, rel int64, call bool) []byte {
 	if pr.f.Label != nil {
-		if name := pr.f.Label(target); name != "" {
+		if name := pr.f.Label(target, call); name != "" {
 			return append(b, name...)
 		}
 	} else if call {
