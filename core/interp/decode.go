@@ -277,6 +277,8 @@ func decode(prog *core.Program, set core.HelperSet) (*code, error) {
 	}}
 	d.c.insns[n].op = opEnd
 	for i := 0; i < n; i++ {
+		// opEnd names the last instruction, the one that falls through.
+		d.c.insns[n].x = int32(i)
 		ins := prog.Insns[i]
 		if ins.IsLdImm64() {
 			if err := d.ldImm64(i); err != nil {

@@ -598,7 +598,7 @@ func (e *Engine) exec(st *state, rp *regs) (uint64, error) {
 			pc = f.ret
 
 		case opEnd:
-			return 0, st.errorf(pc-1, "execution ran past the last instruction without exit")
+			return 0, st.errorf(int(d.x), "execution ran past the last instruction without exit")
 		default:
 			return 0, st.errorf(pc-1, "second slot of ld_imm64 executed") // decode rejects jumps there
 		}
