@@ -147,7 +147,8 @@ func TestARM64MemInvalid(t *testing.T) {
 			m.setReg(t, uc.ARM64RegX0, tc.x0)
 			m.setReg(t, uc.ARM64RegX1, 0x1234)
 			m.setReg(t, uc.ARM64RegX3, tc.x3)
-			err := m.u.Start(tc.begin, a64Base+uint64(len(code)), 0, 0)
+			// Counted, so the PC is the faulting instruction (TestFaultPC).
+			err := m.u.Start(tc.begin, a64Base+uint64(len(code)), 0, 100)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}

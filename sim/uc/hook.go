@@ -42,8 +42,12 @@ func (u *Unicorn) HookIntr(fn func(intno uint32)) (Hook, error) {
 // HookMemInvalid calls fn when a read, write or fetch hits unmapped memory
 // or lacks the right (access is one of Access*). Returning false ends the
 // run with the matching Err*; returning true retries the access, so fn must
-// first map the memory or fix its rights. The faulting instruction's address
-// is in the PC register during fn.
+// first map the memory or fix its rights.
+//
+// The PC register, in fn and after the run, holds the faulting instruction's
+// address only in counted runs (Start with count > 0): Unicorn 2.0.1 syncs
+// the PC per instruction only while an instruction hook exists, and reports
+// the start of the translated block otherwise (TestFaultPC).
 func (u *Unicorn) HookMemInvalid(fn func(access int, addr uint64, size int, value int64) bool) (Hook, error) {
 	return u.hookAdd(C.JITSIM_HOOK_MEM_INVALID, 1, 0, &hook{u: u, memInvalid: fn})
 }

@@ -45,8 +45,8 @@ func (u *Unicorn) MemRead(addr uint64, b []byte) error {
 	return check(C.uc_mem_read(u.h, C.uint64_t(addr), unsafe.Pointer(&b[0]), C.size_t(len(b))))
 }
 
-// MemWrite copies b to guest address addr. Like any write Unicorn makes, it
-// invalidates translated code in the range.
+// MemWrite copies b to guest address addr. Like a write through the host
+// mapping, it leaves translated code in place: patch code, then RemoveCache.
 func (u *Unicorn) MemWrite(addr uint64, b []byte) error {
 	if len(b) == 0 {
 		return nil

@@ -66,9 +66,11 @@ func (u *Unicorn) Arch() Arch { return u.arch }
 // run (0: no limit), timeout has passed (0: none), a hook calls Stop, or a
 // fault. Reaching a limit is not an error: ask TimedOut, or read the PC.
 //
-// Bounding a run costs (see BenchmarkLoop): count makes Unicorn call an
-// internal hook before every instruction; timeout starts a watchdog thread
-// per run that calls uc_emu_stop.
+// count makes Unicorn call an internal hook before every instruction, which
+// also keeps the PC exact for faults. Going from a counted to an uncounted
+// run flushes all translated code (see the package doc), so an engine should
+// keep to one kind. timeout starts a watchdog thread per run. BenchmarkLoop
+// measures what each bound costs.
 func (u *Unicorn) Start(begin, until uint64, timeout time.Duration, count uint64) error {
 	us := uint64(0)
 	if timeout > 0 {

@@ -166,7 +166,8 @@ func TestX86MemInvalid(t *testing.T) {
 			m.setReg(t, uc.X86RegRDI, tc.rdi)
 			m.setReg(t, uc.X86RegRSI, 0x1234)
 			m.setReg(t, uc.X86RegRAX, tc.rax)
-			err := m.u.Start(tc.begin, x86Base+uint64(len(code)), 0, 0)
+			// Counted, so the PC is the faulting instruction (TestFaultPC).
+			err := m.u.Start(tc.begin, x86Base+uint64(len(code)), 0, 100)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -185,7 +186,7 @@ func TestX86MemInvalid(t *testing.T) {
 	// faults again.
 	m.setReg(t, uc.X86RegRDI, globalBase)
 	put64(ro, 77)
-	if err := m.u.Start(x86Base, x86Base+uint64(len(code)), 0, 0); !errors.Is(err, uc.ErrWriteProt) {
+	if err := m.u.Start(x86Base, x86Base+uint64(len(code)), 0, 100); !errors.Is(err, uc.ErrWriteProt) {
 		t.Fatalf("err = %v, want %v", err, uc.ErrWriteProt)
 	}
 	if rax := m.reg(t, uc.X86RegRAX); rax != 77 {
