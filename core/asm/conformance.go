@@ -271,7 +271,7 @@ func (p *parser) lockConformance(col int, name []byte) {
 		return
 	}
 	fetch := p.acceptWord("fetch")
-	opStart := p.i
+	opStart := p.here()
 	op := p.ident()
 	if len(op) == 0 {
 		p.errorAt(p.pos(col), "lock needs an atomic operation and 2 operands, as in lock add [%%r1+0], %%r2")

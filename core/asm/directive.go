@@ -44,7 +44,7 @@ func (p *parser) directive(col int, w []byte) {
 	case ".prog":
 		p.progDirective(col)
 	case ".func":
-		at := p.i
+		at := p.here()
 		name := p.ident()
 		if len(name) == 0 {
 			p.i = at
@@ -59,7 +59,7 @@ func (p *parser) directive(col int, w []byte) {
 	case ".slot":
 		p.slotDirective()
 	case ".helpers":
-		at := p.i
+		at := p.here()
 		switch string(p.ident()) {
 		case "kernel":
 			p.obj.Helpers = core.HelpersKernel
@@ -84,7 +84,7 @@ func (p *parser) progDirective(col int) {
 		return
 	}
 	p.skipSpace()
-	at := p.i
+	at := p.here()
 	typ := core.ProgTypeUnspec
 	if t := p.field(); len(t) > 0 {
 		found := false
@@ -119,7 +119,7 @@ func (p *parser) mapDirective(col int) {
 	}
 	m := &core.Map{Name: string(name), Pos: p.pos(col)}
 	p.skipSpace()
-	at := p.i
+	at := p.here()
 	t := p.field()
 	for _, mt := range mapTypes {
 		if mt.name == string(t) {
@@ -132,7 +132,7 @@ func (p *parser) mapDirective(col int) {
 	}
 	seen := map[string]bool{}
 	for p.peek() != 0 && p.err == nil {
-		at := p.i
+		at := p.here()
 		key := p.ident()
 		if !p.accept('=') {
 			p.i = at
@@ -178,7 +178,7 @@ func (p *parser) mapDirective(col int) {
 
 // mapArg scans a map name that an earlier .map declared.
 func (p *parser) mapArg() *core.Map {
-	at := p.i
+	at := p.here()
 	name := p.field()
 	idx, ok := p.mapIdx[string(name)]
 	if !ok {
@@ -193,6 +193,7 @@ func (p *parser) mapArg() *core.Map {
 // (a negative one sign-extended), or "[hh hh ...]" with exactly size bytes.
 func (p *parser) value(what string, size uint32) []byte {
 	b := make([]byte, size)
+	start := p.here()
 	if p.accept('[') {
 		n := uint32(0)
 		for !p.accept(']') {
@@ -209,12 +210,12 @@ func (p *parser) value(what string, size uint32) []byte {
 			p.i += 2
 		}
 		if n != size {
-			p.errorf("%s has %d bytes, the map's size is %d", what, n, size)
+			p.errorAt(p.pos(start), "%s has %d bytes, the map's size is %d", what, n, size)
 			return nil
 		}
 		return b
 	}
-	at := p.i
+	at := p.here()
 	neg, _, mag, ok := p.number()
 	if !ok {
 		p.errorf("expected %s (integer or [hex bytes]), found %s", what, p.found())
@@ -243,13 +244,13 @@ func (p *parser) value(what string, size uint32) []byte {
 
 // elemDirective: ".elem MAP KEY VALUE" adds an initial entry.
 func (p *parser) elemDirective() {
-	at := p.i
+	at := p.here()
 	m := p.mapArg()
 	if m == nil {
 		return
 	}
 	if m.Type == core.MapProgArray {
-		p.errorAt(p.pos(at+1), "prog_array %s takes .slot, not .elem", m.Name)
+		p.errorAt(p.pos(at), "prog_array %s takes .slot, not .elem", m.Name)
 		return
 	}
 	p.skipSpace()
@@ -290,13 +291,13 @@ type pendingSlot struct {
 
 // slotDirective: ".slot MAP KEY PROG" puts a program in a prog array.
 func (p *parser) slotDirective() {
-	at := p.i
+	at := p.here()
 	m := p.mapArg()
 	if m == nil {
 		return
 	}
 	if m.Type != core.MapProgArray {
-		p.errorAt(p.pos(at+1), "%s is a %v map; .slot fills prog_array maps", m.Name, m.Type)
+		p.errorAt(p.pos(at), "%s is a %v map; .slot fills prog_array maps", m.Name, m.Type)
 		return
 	}
 	p.skipSpace()

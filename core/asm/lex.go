@@ -23,6 +23,12 @@ func (p *parser) skipSpace() {
 	}
 }
 
+// here skips blanks and returns the cursor: where the next token starts.
+func (p *parser) here() int {
+	p.skipSpace()
+	return p.i
+}
+
 // peek returns the next non-blank byte, 0 at the end of the statement.
 func (p *parser) peek() byte {
 	p.skipSpace()

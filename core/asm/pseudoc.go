@@ -72,6 +72,10 @@ func (p *parser) instruction(col int, w []byte) {
 	}
 	m, ok := mnemonics[string(w)]
 	if !ok {
+		if len(w) > 1 && (w[0] == 'r' || w[0] == 'w') && isDigit(w[1]) {
+			p.errorAt(p.pos(col), "expected register, found %q (BPF has r0 to r10)", w)
+			return
+		}
 		p.errorAt(p.pos(col), "unknown instruction %q", w)
 		return
 	}
@@ -155,7 +159,7 @@ func (p *parser) assign(col int, dst core.Reg, kind byte) {
 	case c == '-' && p.i+1 < p.end && !isDigit(p.buf[p.i+1]) && p.buf[p.i+1] != ' ':
 		// "r1 = -r1": neg.
 		p.i++
-		at := p.i
+		at := p.here()
 		r, _ := p.reg(kind)
 		if p.err == nil && r != dst {
 			p.errorAt(p.pos(at), "neg must name the same register on both sides (%s = -%s)", p.buf[col:opAt-1], p.buf[col:opAt-1])
@@ -164,6 +168,7 @@ func (p *parser) assign(col int, dst core.Reg, kind byte) {
 	case c == '(':
 		// "r0 = (s8)r1": movsx.
 		p.i++
+		at := p.here()
 		w := p.ident()
 		switch string(w) {
 		case "s8":
@@ -173,7 +178,7 @@ func (p *parser) assign(col int, dst core.Reg, kind byte) {
 		case "s32":
 			ins.Off = 32
 		default:
-			p.errorf("expected (s8), (s16) or (s32), found %q", w)
+			p.errorAt(p.pos(at), "expected (s8), (s16) or (s32), found %q", w)
 			return
 		}
 		p.expect(')')
@@ -209,7 +214,7 @@ func (p *parser) assign(col int, dst core.Reg, kind byte) {
 // assignWord parses "rD = WORD ...": byte swaps, map references and the
 // atomic functions.
 func (p *parser) assignWord(col int, dst core.Reg, kind byte) {
-	at := p.i
+	at := p.here()
 	w := p.ident()
 	switch string(w) {
 	case "be16", "be32", "be64", "le16", "le32", "le64", "bswap16", "bswap32", "bswap64":
@@ -369,7 +374,7 @@ func (p *parser) mem() (core.Reg, int16) {
 // load parses what follows "rD = *": "(u32 *)(rS +off)", "(s8 *)(...)",
 // "(u8 *)skb[imm]", "(u8 *)skb[rS + imm]".
 func (p *parser) load(col int, dst core.Reg, kind byte) {
-	at := p.i
+	at := p.here()
 	size, signed := p.cast()
 	if p.err != nil {
 		return
@@ -443,7 +448,7 @@ func (p *parser) store(col int) {
 // lockPseudoC parses "lock *(u64 *)(rD +off) += rS" (also |=, &=, ^=).
 func (p *parser) lockPseudoC(col int) {
 	p.expect('*')
-	at := p.i
+	at := p.here()
 	size, signed := p.cast()
 	if p.err != nil {
 		return
@@ -526,7 +531,7 @@ func (p *parser) atomicCall(col, at int, dst core.Reg, kind byte, name []byte) b
 	if llvm {
 		ins.Dst, ins.Off = p.addr()
 	} else {
-		castAt := p.i
+		castAt := p.here()
 		s, signed := p.cast()
 		if p.err != nil {
 			return true
@@ -545,7 +550,7 @@ func (p *parser) atomicCall(col, at int, dst core.Reg, kind byte, name []byte) b
 	ins.Op = core.STX | core.ATOMIC | size
 	p.expect(',')
 	if imm == core.AtomicCmpXchg {
-		r0At := p.i
+		r0At := p.here()
 		if r, _ := p.reg(0); p.err == nil && r != core.R0 {
 			p.errorAt(p.pos(r0At), "cmpxchg compares with r0")
 			return true
@@ -556,7 +561,7 @@ func (p *parser) atomicCall(col, at int, dst core.Reg, kind byte, name []byte) b
 		}
 		p.expect(',')
 	}
-	srcAt := p.i
+	srcAt := p.here()
 	ins.Src, _ = p.reg(0)
 	p.expect(')')
 	if p.err == nil && imm != core.AtomicCmpXchg && ins.Src != dst {
