@@ -61,7 +61,7 @@ func TestConformanceSyntax(t *testing.T) {
 		{"mov %r0, 1", []core.Insn{in(0xb7, 0, 0, 0, 1)}},
 		{"mov32 %r1, -1", []core.Insn{in(0xb4, 1, 0, 0, -1)}},
 		{"mov32 %r0, 0xffffffff", []core.Insn{in(0xb4, 0, 0, 0, -1)}}, // hex uses all 32 bits
-		{"mov %r0, -2147483648", []core.Insn{in(0xb7, 0, 0, 0, -1 << 31)}},
+		{"mov %r0, -2147483648", []core.Insn{in(0xb7, 0, 0, 0, -1<<31)}},
 		{"mov %r9, %r10", []core.Insn{in(0xbf, 9, 10, 0, 0)}},
 		{"add %r1, %r2", []core.Insn{in(0x0f, 1, 2, 0, 0)}},
 		{"sub32 %r3, 4", []core.Insn{in(0x14, 3, 0, 0, 4)}},
@@ -116,7 +116,7 @@ func TestConformanceSyntax(t *testing.T) {
 		{"jeq %r1, %r2, +1", []core.Insn{in(0x1d, 1, 2, 1, 0)}},
 		{"jgt %r1, 2, +1", []core.Insn{in(0x25, 1, 0, 1, 2)}},
 		{"jge %r1, 2, +1", []core.Insn{in(0x35, 1, 0, 1, 2)}},
-		{"jset %r1, 0x80000000, +1", []core.Insn{in(0x45, 1, 0, 1, -1 << 31)}},
+		{"jset %r1, 0x80000000, +1", []core.Insn{in(0x45, 1, 0, 1, -1<<31)}},
 		{"jne %r1, 2, -2", []core.Insn{in(0x55, 1, 0, -2, 2)}},
 		{"jsgt %r1, -2, +1", []core.Insn{in(0x65, 1, 0, 1, -2)}},
 		{"jsge %r1, %r2, +1", []core.Insn{in(0x7d, 1, 2, 1, 0)}},
@@ -197,7 +197,7 @@ func TestPseudoC(t *testing.T) {
 		{"r1 = le64 r1", []core.Insn{in(0xd4, 1, 0, 0, 64)}}, // llvm
 		{"r1 = bswap64 r1", []core.Insn{in(0xd7, 1, 0, 0, 64)}},
 		{"r1 = 0x1234 ll", []core.Insn{in(0x18, 1, 0, 0, 0x1234), in(0, 0, 0, 0, 0)}}, // llvm
-		{"r1 = -1 ll", []core.Insn{in(0x18, 1, 0, 0, -1), in(0, 0, 0, 0, -1)}},         // llvm
+		{"r1 = -1 ll", []core.Insn{in(0x18, 1, 0, 0, -1), in(0, 0, 0, 0, -1)}},        // llvm
 		{"r0 = *(u32 *)(r1 +4)", []core.Insn{in(0x61, 0, 1, 4, 0)}},
 		{"r0 = *(u32 *)(r1 + 4)", []core.Insn{in(0x61, 0, 1, 4, 0)}}, // llvm
 		{"w1 = *(u8 *)(r2 + 0x2a)", []core.Insn{in(0x71, 1, 2, 42, 0)}},
@@ -206,12 +206,12 @@ func TestPseudoC(t *testing.T) {
 		{"r0 = *(s8 *)(r1 +0)", []core.Insn{in(0x91, 0, 1, 0, 0)}},
 		{"r0 = *(s16 *)(r1 +2)", []core.Insn{in(0x89, 0, 1, 2, 0)}},
 		{"r0 = *(s32 *)(r10 -4)", []core.Insn{in(0x81, 0, 10, -4, 0)}},
-		{"*(u64 *)(r10 -8) = r1", []core.Insn{in(0x7b, 10, 1, -8, 0)}}, // llvm
+		{"*(u64 *)(r10 -8) = r1", []core.Insn{in(0x7b, 10, 1, -8, 0)}},  // llvm
 		{"*(u32 *)(r10 - 8) = w1", []core.Insn{in(0x63, 10, 1, -8, 0)}}, // llvm
 		{"*(u8 *)(r1 +0) = r2", []core.Insn{in(0x73, 1, 2, 0, 0)}},
 		{"*(u16 *)(r1 -2) = 7", []core.Insn{in(0x6a, 1, 0, -2, 7)}},
 		{"*(u64 *)(r10 -16) = -1", []core.Insn{in(0x7a, 10, 0, -16, -1)}},
-		{"lock *(u64 *)(r10 -8) += r1", []core.Insn{in(0xdb, 10, 1, -8, 0x00)}}, // llvm
+		{"lock *(u64 *)(r10 -8) += r1", []core.Insn{in(0xdb, 10, 1, -8, 0x00)}},  // llvm
 		{"lock *(u32 *)(r10 - 8) += w1", []core.Insn{in(0xc3, 10, 1, -8, 0x00)}}, // llvm
 		{"lock *(u64 *)(r1 +0) |= r2", []core.Insn{in(0xdb, 1, 2, 0, 0x40)}},
 		{"lock *(u32 *)(r1 +0) &= r2", []core.Insn{in(0xc3, 1, 2, 0, 0x50)}},
@@ -229,8 +229,8 @@ func TestPseudoC(t *testing.T) {
 		{"r0 = atomic_cmpxchg((u32 *)(r10 -8), r0, r1)", []core.Insn{in(0xc3, 10, 1, -8, 0xf1)}},
 		{"r0 = cmpxchg_64(r1 + 0, r0, r2)", []core.Insn{in(0xdb, 1, 2, 0, 0xf1)}},
 		{"w0 = cmpxchg32_32(r1 + 0, w0, w2)", []core.Insn{in(0xc3, 1, 2, 0, 0xf1)}},
-		{"r0 = *(u8 *)skb[42]", []core.Insn{in(0x30, 0, 0, 0, 42)}},   // llvm
-		{"r0 = *(u16 *)skb[r1]", []core.Insn{in(0x48, 0, 1, 0, 0)}},   // llvm
+		{"r0 = *(u8 *)skb[42]", []core.Insn{in(0x30, 0, 0, 0, 42)}},     // llvm
+		{"r0 = *(u16 *)skb[r1]", []core.Insn{in(0x48, 0, 1, 0, 0)}},     // llvm
 		{"r0 = *(u32 *)skb[r1 + 4]", []core.Insn{in(0x40, 0, 1, 0, 4)}}, // disasm.c's IND form
 		{"goto pc+3", []core.Insn{in(0x05, 0, 0, 3, 0)}},
 		{"goto +0", []core.Insn{in(0x05, 0, 0, 0, 0)}}, // llvm
