@@ -53,3 +53,13 @@ const (
 	BPFNoExist = 1
 	BPFExist   = 2
 )
+
+// ModelledHelpers are the kernel helper ids jitsim's engines serve or are
+// meant to serve (core/helper names the rest as unsupported). The
+// verifier-lite (core/analysis) accepts a kernel-set helper call only when
+// its id is here; any other id of enum bpf_func_id is valid BPF that jitsim
+// does not model.
+var ModelledHelpers = [...]int32{
+	FnMapLookupElem, FnMapUpdateElem, FnMapDeleteElem, FnKtimeGetNs,
+	FnTracePrintk, FnGetPrandomU32, FnTailCall, FnSkbLoadBytes,
+}

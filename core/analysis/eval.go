@@ -1,0 +1,261 @@
+package analysis
+
+import (
+	"math/bits"
+
+	"jitsim/core"
+)
+
+var nonNeg = val{kind: kNonNeg}
+
+// aluVal is the value an ALU instruction leaves in dst (see stack.go for
+// what the kinds mean). srcReg is the value of the src register.
+func aluVal(ins core.Insn, dst, srcReg val) val {
+	is64 := ins.Class() == core.ALU64
+	op := ins.OpCode()
+	src := srcReg
+	if ins.Source() == core.K {
+		src = constant(uint64(int64(ins.Imm)))
+	}
+	switch op {
+	case core.Mov:
+		switch {
+		case ins.Source() == core.K && is64:
+			return src
+		case ins.Source() == core.K:
+			return constant(uint64(uint32(ins.Imm)))
+		case ins.Off == 0 && is64:
+			return src
+		case src.kind == kConst:
+			return constant(movConst(is64, ins.Off, uint64(src.c)))
+		case src.ownPtr():
+			return taint(src)
+		case !is64:
+			return nonNeg
+		}
+		return unknown
+	case core.Neg, core.End:
+		switch {
+		case dst.kind == kConst:
+			return constant(unaryConst(ins, uint64(dst.c)))
+		case dst.ownPtr():
+			return taint(dst)
+		case op == core.Neg && !is64, op == core.End && ins.Imm != 64:
+			return nonNeg
+		}
+		return unknown
+	}
+	if dst.kind == kConst && src.kind == kConst {
+		if v, ok := foldConst(op, is64, uint64(dst.c), uint64(src.c)); ok {
+			return constant(v)
+		}
+	}
+	if is64 && (op == core.Add || op == core.Sub) && (dst.isPtr() || src.isPtr()) {
+		return ptrArith(op, dst, src)
+	}
+	if dst.ownPtr() || src.ownPtr() {
+		return taint(dst, src)
+	}
+	// Arguments that are maybe pointers count as scalars from here on.
+	if !is64 {
+		return nonNeg
+	}
+	switch op {
+	case core.And:
+		if dst.nonNeg() || src.nonNeg() {
+			return nonNeg
+		}
+	case core.Rsh:
+		if src.kind == kConst && src.c&63 != 0 {
+			return nonNeg
+		}
+	case core.Div, core.Mod:
+		if ins.Off == 0 && dst.nonNeg() { // unsigned: never above dst
+			return nonNeg
+		}
+	}
+	return unknown
+}
+
+// ptrArith is 64-bit add or sub with a pointer operand.
+func ptrArith(op uint8, d, s val) val {
+	if op == core.Add {
+		switch {
+		case d.isPtr() && s.isPtr():
+			return taint(d, s)
+		case d.isPtr():
+			return offsetBy(d, s)
+		}
+		return offsetBy(s, d)
+	}
+	switch {
+	case d.isPtr() && s.isPtr():
+		if d.single() && d.prec == exact && s.prec == exact && d.bases == s.bases {
+			return constant(uint64(d.c - s.c)) // a distance
+		}
+		if s.ownPtr() {
+			return unknown
+		}
+		return taint(d)
+	case d.isPtr():
+		if s.kind == kConst {
+			return offsetBy(d, constant(uint64(-s.c)))
+		}
+		return taint(d)
+	case s.ownPtr():
+		return taint(s)
+	}
+	return unknown
+}
+
+// maxTrackedOff bounds tracked offsets: a pointer stepped further than any
+// stack reaches is as good as lost, and the bound keeps sums from wrapping.
+const maxTrackedOff = 1 << 40
+
+func offsetBy(p, s val) val {
+	switch {
+	case p.prec == none:
+	case s.kind == kConst:
+		p.c += s.c
+		if p.c > maxTrackedOff || p.c < -maxTrackedOff {
+			return taint(p)
+		}
+	case s.nonNeg():
+		p.prec = lower
+	default:
+		return taint(p)
+	}
+	return p
+}
+
+// foldConst computes a binary ALU operation on constants as RFC 9669
+// defines it (32-bit operations on the low halves, zero-extended; shift
+// amounts masked). Division and modulo are left unfolded.
+func foldConst(op uint8, is64 bool, d, s uint64) (uint64, bool) {
+	if !is64 {
+		d, s = uint64(uint32(d)), uint64(uint32(s))
+	}
+	mask := uint64(63)
+	if !is64 {
+		mask = 31
+	}
+	var r uint64
+	switch op {
+	case core.Add:
+		r = d + s
+	case core.Sub:
+		r = d - s
+	case core.Mul:
+		r = d * s
+	case core.Or:
+		r = d | s
+	case core.And:
+		r = d & s
+	case core.Xor:
+		r = d ^ s
+	case core.Lsh:
+		r = d << (s & mask)
+	case core.Rsh:
+		r = d >> (s & mask)
+	case core.Arsh:
+		if is64 {
+			r = uint64(int64(d) >> (s & mask))
+		} else {
+			r = uint64(uint32(int32(uint32(d)) >> (s & mask)))
+		}
+	default:
+		return 0, false
+	}
+	if !is64 {
+		r = uint64(uint32(r))
+	}
+	return r, true
+}
+
+// movConst is mov/movsx of a constant register.
+func movConst(is64 bool, off int16, s uint64) uint64 {
+	switch off {
+	case 8:
+		s = uint64(int64(int8(s)))
+	case 16:
+		s = uint64(int64(int16(s)))
+	case 32:
+		s = uint64(int64(int32(s)))
+	}
+	if !is64 {
+		s = uint64(uint32(s))
+	}
+	return s
+}
+
+// unaryConst is neg, le, be or bswap of a constant.
+func unaryConst(ins core.Insn, d uint64) uint64 {
+	if ins.OpCode() == core.Neg {
+		if ins.Class() == core.ALU64 {
+			return -d
+		}
+		return uint64(-uint32(d))
+	}
+	swap := ins.Class() == core.ALU64 || ins.Source() == core.ToBE
+	switch ins.Imm {
+	case 16:
+		if swap {
+			return uint64(bits.ReverseBytes16(uint16(d)))
+		}
+		return uint64(uint16(d))
+	case 32:
+		if swap {
+			return uint64(bits.ReverseBytes32(uint32(d)))
+		}
+		return uint64(uint32(d))
+	}
+	if swap {
+		return bits.ReverseBytes64(d)
+	}
+	return d
+}
+
+// branch decides a conditional jump whose operands are both constants, as
+// the verifier's is_branch_taken() does, so a path that cannot run adds no
+// stack accesses.
+func branch(ins core.Insn, s *state) (taken, known bool) {
+	d := s.regs[ins.Dst]
+	src := constant(uint64(int64(ins.Imm)))
+	if ins.Source() == core.X {
+		src = s.regs[ins.Src]
+	}
+	if d.kind != kConst || src.kind != kConst {
+		return false, false
+	}
+	a, b := uint64(d.c), uint64(src.c)
+	sa, sb := int64(a), int64(b)
+	if ins.Class() == core.JMP32 {
+		a, b = uint64(uint32(a)), uint64(uint32(b))
+		sa, sb = int64(int32(uint32(a))), int64(int32(uint32(b)))
+	}
+	switch ins.OpCode() {
+	case core.JEQ:
+		return a == b, true
+	case core.JNE:
+		return a != b, true
+	case core.JGT:
+		return a > b, true
+	case core.JGE:
+		return a >= b, true
+	case core.JLT:
+		return a < b, true
+	case core.JLE:
+		return a <= b, true
+	case core.JSET:
+		return a&b != 0, true
+	case core.JSGT:
+		return sa > sb, true
+	case core.JSGE:
+		return sa >= sb, true
+	case core.JSLT:
+		return sa < sb, true
+	case core.JSLE:
+		return sa <= sb, true
+	}
+	return false, false
+}
