@@ -1,0 +1,124 @@
+// Command jitsim runs, dumps and checks eBPF programs on jitsim's engines:
+// the reference interpreter and the x86-64 and arm64 JITs under Unicorn.
+//
+//	jitsim conform [-engine E[,E...]] [-tcc fixed|legacy|both] [-json] PATH...
+//	jitsim run     [-engine E] [-tcc S] [-mem HEX] [-budget N] [-json] FILE
+//	jitsim dump    [-stage xlated] FILE
+//
+// Exit status: 0 success, 1 a run or case failed, 2 bad usage or unreadable
+// input.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// usageError is a bad flag or argument: one line on stderr, exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// inputError is input that cannot be read or loaded: exit 2.
+type inputError struct{ err error }
+
+func (e inputError) Error() string { return e.err.Error() }
+func (e inputError) Unwrap() error { return e.err }
+
+// errFailed reports that a run or case failed after printing why: exit 1.
+var errFailed = errors.New("failed")
+
+type command struct {
+	name, args, help string
+	run              func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"conform", "[-engine E[,E...]] [-tcc fixed|legacy|both] [-json] PATH...", "run conformance .data files or folders of them", runConform},
+		{"run", "[-engine E] [-tcc S] [-mem HEX] [-budget N] [-json] FILE", "run an asm, raw or .data file and print r0", runRun},
+		{"dump", "[-stage xlated] FILE", "print a program like bpftool prog dump", runDump},
+	}
+}
+
+func main() {
+	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Main runs jitsim with args and returns the exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(args[1:], stdout, stderr)
+		var ue usageError
+		var ie inputError
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			fmt.Fprintf(stderr, "usage: jitsim %s %s\n", c.name, c.args)
+			return 0
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "jitsim %s: %s (usage: jitsim %s %s)\n", c.name, ue.msg, c.name, c.args)
+			return 2
+		case errors.As(err, &ie):
+			fmt.Fprintf(stderr, "jitsim %s: %v\n", c.name, ie.err)
+			return 2
+		case errors.Is(err, errFailed):
+			return 1
+		default:
+			fmt.Fprintf(stderr, "jitsim %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "jitsim: unknown command %q (commands: %s)\n", args[0], commandNames())
+	return 2
+}
+
+func commandNames() string {
+	var n []string
+	for _, c := range commands {
+		n = append(n, c.name)
+	}
+	return strings.Join(n, ", ")
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: jitsim COMMAND [flags] ARGS")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  jitsim %s %s\n      %s\n", c.name, c.args, c.help)
+	}
+}
+
+// newFlags makes a flag set whose errors come back as usageError rather
+// than printing the whole flag list.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}
