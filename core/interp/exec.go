@@ -16,34 +16,63 @@ import (
 // checkEvery is how many instructions run between looks at the wall clock.
 const checkEvery = 1 << 16
 
-// exec is the run loop. The budget is handed out in chunks of at most
-// checkEvery: the loop counts a chunk down by one per instruction and only
-// when it is used up looks at the remaining budget and the clock, so the
-// common path pays one decrement and one predictable branch, and the count
-// stays exact (an instruction is counted when it starts).
+// exec runs a program in two layers. fast runs everything that needs no
+// function call (ALU, jumps, stack accesses, bpf-to-bpf calls) in a loop
+// that holds its state in machine registers; any function call in that
+// loop would make the compiler keep the loop's state in memory for every
+// instruction. Whatever fast cannot finish it hands back to exec, which
+// runs that one instruction with step and enters fast again.
 //
-// Stack accesses, by far the most common, are served from the stack region
-// directly; every other address goes through mem.Space.
-func (e *Engine) exec(st *state, rp *regs) (uint64, error) {
-	r := *rp
+// The budget is handed to fast in chunks of at most checkEvery
+// instructions; fast counts a chunk down and returns when it is used up,
+// and exec then looks at the remaining budget and the clock. The count is
+// exact: an instruction counts when it starts.
+func (e *Engine) exec(st *state, r *regs) (uint64, error) {
 	ins := st.c.insns
 	stk := (*[mem.StackSize]byte)(e.stack.Data)
 	left := st.budget // not yet handed out
 	var cnt uint64    // handed out and not yet used
 	pc := 0
 	for {
-		if cnt == 0 {
-			if left == 0 {
-				st.insns = st.budget
-				return 0, st.errorf(pc, "%w (%d instructions ran)", core.ErrBudget, st.budget)
+		var slow bool
+		pc, cnt, slow = fast(st, ins, r, stk, pc, cnt)
+		if slow {
+			next, done, err := e.step(st, r, pc)
+			if err != nil {
+				return 0, err
 			}
-			if !st.deadline.IsZero() && time.Now().After(st.deadline) {
-				st.insns = st.budget - left
-				return 0, st.errorf(pc, "%w after %d instructions", core.ErrTimeout, st.insns)
+			if done {
+				st.insns = st.budget - left - cnt
+				return r[0], nil
 			}
-			cnt = min(left, checkEvery)
-			left -= cnt
+			pc = next
+			continue
 		}
+		// The chunk is used up and the instruction at pc has not started.
+		if left == 0 {
+			st.insns = st.budget
+			return 0, st.errorf(pc, "%w (%d instructions ran)", core.ErrBudget, st.budget)
+		}
+		if !st.deadline.IsZero() && time.Now().After(st.deadline) {
+			st.insns = st.budget - left
+			return 0, st.errorf(pc, "%w after %d instructions", core.ErrTimeout, st.insns)
+		}
+		cnt = min(left, checkEvery)
+		left -= cnt
+	}
+}
+
+// fast serves two regions itself: the stack, and a window onto the last
+// read-write region step accessed (the context, a map value), so a loop
+// over packet or context bytes stays in fast after its first access.
+//
+// fast runs from pc until cnt instructions have run (it returns the next
+// pc, not started, with cnt 0 and slow false) or until an instruction
+// needs step (it returns that instruction's pc, already counted, and slow
+// true). It calls no function.
+func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt uint64) (int, uint64, bool) {
+	wb, w := st.winBase, st.win
+	for cnt != 0 {
 		cnt--
 		d := &ins[pc]
 		pc++
@@ -427,151 +456,120 @@ func (e *Engine) exec(st *state, rp *regs) (uint64, error) {
 			r[d.dst&15] = d.imm
 			pc++ // over the second slot
 
+		// Stack accesses and those in the window; any other address goes
+		// to step.
 		case opLdxB:
 			a := r[d.src&15] + uint64(int64(d.x))
 			if o := a - mem.StackBase; o < mem.StackSize {
 				r[d.dst&15] = uint64(stk[o])
-			} else if v, ok := e.space.Load(a, 1); ok {
-				r[d.dst&15] = v
+			} else if o := a - wb; o < uint64(len(w)) && o+1 <= uint64(len(w)) {
+				r[d.dst&15] = uint64(w[o])
 			} else {
-				return 0, st.fault(pc-1, "load", a, 1)
+				return pc - 1, cnt, true
 			}
 		case opLdxH:
 			a := r[d.src&15] + uint64(int64(d.x))
 			if o := a - mem.StackBase; o <= mem.StackSize-2 {
 				r[d.dst&15] = uint64(binary.LittleEndian.Uint16(stk[o:]))
-			} else if v, ok := e.space.Load(a, 2); ok {
-				r[d.dst&15] = v
+			} else if o := a - wb; o < uint64(len(w)) && o+2 <= uint64(len(w)) {
+				r[d.dst&15] = uint64(binary.LittleEndian.Uint16(w[o:]))
 			} else {
-				return 0, st.fault(pc-1, "load", a, 2)
+				return pc - 1, cnt, true
 			}
 		case opLdxW:
 			a := r[d.src&15] + uint64(int64(d.x))
 			if o := a - mem.StackBase; o <= mem.StackSize-4 {
 				r[d.dst&15] = uint64(binary.LittleEndian.Uint32(stk[o:]))
-			} else if v, ok := e.space.Load(a, 4); ok {
-				r[d.dst&15] = v
+			} else if o := a - wb; o < uint64(len(w)) && o+4 <= uint64(len(w)) {
+				r[d.dst&15] = uint64(binary.LittleEndian.Uint32(w[o:]))
 			} else {
-				return 0, st.fault(pc-1, "load", a, 4)
+				return pc - 1, cnt, true
 			}
 		case opLdxDW:
 			a := r[d.src&15] + uint64(int64(d.x))
 			if o := a - mem.StackBase; o <= mem.StackSize-8 {
 				r[d.dst&15] = binary.LittleEndian.Uint64(stk[o:])
-			} else if v, ok := e.space.Load(a, 8); ok {
-				r[d.dst&15] = v
+			} else if o := a - wb; o < uint64(len(w)) && o+8 <= uint64(len(w)) {
+				r[d.dst&15] = binary.LittleEndian.Uint64(w[o:])
 			} else {
-				return 0, st.fault(pc-1, "load", a, 8)
+				return pc - 1, cnt, true
 			}
-		case opLdxsB:
-			a := r[d.src&15] + uint64(int64(d.x))
-			v, ok := e.space.Load(a, 1)
-			if !ok {
-				return 0, st.fault(pc-1, "load", a, 1)
-			}
-			r[d.dst&15] = uint64(int64(int8(v)))
-		case opLdxsH:
-			a := r[d.src&15] + uint64(int64(d.x))
-			v, ok := e.space.Load(a, 2)
-			if !ok {
-				return 0, st.fault(pc-1, "load", a, 2)
-			}
-			r[d.dst&15] = uint64(int64(int16(v)))
-		case opLdxsW:
-			a := r[d.src&15] + uint64(int64(d.x))
-			v, ok := e.space.Load(a, 4)
-			if !ok {
-				return 0, st.fault(pc-1, "load", a, 4)
-			}
-			r[d.dst&15] = uint64(int64(int32(v)))
-
-		case opStB, opStxB:
+		case opStxB:
 			a := r[d.dst&15] + uint64(int64(d.x))
-			v := d.imm
-			if d.op == opStxB {
-				v = r[d.src&15]
-			}
 			if o := a - mem.StackBase; o < mem.StackSize {
-				stk[o] = byte(v)
-			} else if !e.space.Store(a, 1, v) {
-				return 0, st.fault(pc-1, "store", a, 1)
+				stk[o] = byte(r[d.src&15])
+			} else if o := a - wb; o < uint64(len(w)) && o+1 <= uint64(len(w)) {
+				w[o] = byte(r[d.src&15])
+			} else {
+				return pc - 1, cnt, true
 			}
-		case opStH, opStxH:
+		case opStxH:
 			a := r[d.dst&15] + uint64(int64(d.x))
-			v := d.imm
-			if d.op == opStxH {
-				v = r[d.src&15]
-			}
 			if o := a - mem.StackBase; o <= mem.StackSize-2 {
-				binary.LittleEndian.PutUint16(stk[o:], uint16(v))
-			} else if !e.space.Store(a, 2, v) {
-				return 0, st.fault(pc-1, "store", a, 2)
+				binary.LittleEndian.PutUint16(stk[o:], uint16(r[d.src&15]))
+			} else if o := a - wb; o < uint64(len(w)) && o+2 <= uint64(len(w)) {
+				binary.LittleEndian.PutUint16(w[o:], uint16(r[d.src&15]))
+			} else {
+				return pc - 1, cnt, true
 			}
-		case opStW, opStxW:
+		case opStxW:
 			a := r[d.dst&15] + uint64(int64(d.x))
-			v := d.imm
-			if d.op == opStxW {
-				v = r[d.src&15]
-			}
 			if o := a - mem.StackBase; o <= mem.StackSize-4 {
-				binary.LittleEndian.PutUint32(stk[o:], uint32(v))
-			} else if !e.space.Store(a, 4, v) {
-				return 0, st.fault(pc-1, "store", a, 4)
+				binary.LittleEndian.PutUint32(stk[o:], uint32(r[d.src&15]))
+			} else if o := a - wb; o < uint64(len(w)) && o+4 <= uint64(len(w)) {
+				binary.LittleEndian.PutUint32(w[o:], uint32(r[d.src&15]))
+			} else {
+				return pc - 1, cnt, true
 			}
-		case opStDW, opStxDW:
+		case opStxDW:
 			a := r[d.dst&15] + uint64(int64(d.x))
-			v := d.imm
-			if d.op == opStxDW {
-				v = r[d.src&15]
-			}
 			if o := a - mem.StackBase; o <= mem.StackSize-8 {
-				binary.LittleEndian.PutUint64(stk[o:], v)
-			} else if !e.space.Store(a, 8, v) {
-				return 0, st.fault(pc-1, "store", a, 8)
+				binary.LittleEndian.PutUint64(stk[o:], r[d.src&15])
+			} else if o := a - wb; o < uint64(len(w)) && o+8 <= uint64(len(w)) {
+				binary.LittleEndian.PutUint64(w[o:], r[d.src&15])
+			} else {
+				return pc - 1, cnt, true
+			}
+		case opStB:
+			a := r[d.dst&15] + uint64(int64(d.x))
+			if o := a - mem.StackBase; o < mem.StackSize {
+				stk[o] = byte(d.imm)
+			} else if o := a - wb; o < uint64(len(w)) && o+1 <= uint64(len(w)) {
+				w[o] = byte(d.imm)
+			} else {
+				return pc - 1, cnt, true
+			}
+		case opStH:
+			a := r[d.dst&15] + uint64(int64(d.x))
+			if o := a - mem.StackBase; o <= mem.StackSize-2 {
+				binary.LittleEndian.PutUint16(stk[o:], uint16(d.imm))
+			} else if o := a - wb; o < uint64(len(w)) && o+2 <= uint64(len(w)) {
+				binary.LittleEndian.PutUint16(w[o:], uint16(d.imm))
+			} else {
+				return pc - 1, cnt, true
+			}
+		case opStW:
+			a := r[d.dst&15] + uint64(int64(d.x))
+			if o := a - mem.StackBase; o <= mem.StackSize-4 {
+				binary.LittleEndian.PutUint32(stk[o:], uint32(d.imm))
+			} else if o := a - wb; o < uint64(len(w)) && o+4 <= uint64(len(w)) {
+				binary.LittleEndian.PutUint32(w[o:], uint32(d.imm))
+			} else {
+				return pc - 1, cnt, true
+			}
+		case opStDW:
+			a := r[d.dst&15] + uint64(int64(d.x))
+			if o := a - mem.StackBase; o <= mem.StackSize-8 {
+				binary.LittleEndian.PutUint64(stk[o:], d.imm)
+			} else if o := a - wb; o < uint64(len(w)) && o+8 <= uint64(len(w)) {
+				binary.LittleEndian.PutUint64(w[o:], d.imm)
+			} else {
+				return pc - 1, cnt, true
 			}
 
-		case opAtomicAddW, opAtomicAddDW, opAtomicOrW, opAtomicOrDW,
-			opAtomicAndW, opAtomicAndDW, opAtomicXorW, opAtomicXorDW,
-			opFetchAddW, opFetchAddDW, opFetchOrW, opFetchOrDW,
-			opFetchAndW, opFetchAndDW, opFetchXorW, opFetchXorDW,
-			opXchgW, opXchgDW, opCmpXchgW, opCmpXchgDW:
-			if err := e.atomic(st, pc-1, d, &r); err != nil {
-				return 0, err
-			}
-
-		case opCall:
-			h := &st.c.helpers[d.x]
-			v, err := e.call(h.Fn, &r)
-			if err != nil {
-				if errors.Is(err, helper.ErrUnwind) {
-					st.insns = st.budget - left - cnt
-					return 0, nil
-				}
-				return 0, st.helperError(pc-1, h.Name, err)
-			}
-			r[0] = v
-		case opCallX:
-			id := r[d.dst&15]
-			var h helper.Helper
-			ok := false
-			if id <= math.MaxInt32 {
-				h, ok = helper.Lookup(st.c.set, int32(id))
-			}
-			if !ok {
-				return 0, st.errorf(pc-1, "callx r%d: no helper %d in the %s set", d.dst, id, st.c.set)
-			}
-			v, err := e.call(h.Fn, &r)
-			if err != nil {
-				if errors.Is(err, helper.ErrUnwind) {
-					st.insns = st.budget - left - cnt
-					return 0, nil
-				}
-				return 0, st.helperError(pc-1, h.Name, err)
-			}
-			r[0] = v
 		case opCallFunc:
 			if st.depth == len(st.frames) {
-				return 0, st.errorf(pc-1, "call nests deeper than %d frames", kabi.MaxCallFrames)
+				return pc - 1, cnt, true // step reports the depth
 			}
 			f := &st.frames[st.depth]
 			st.depth++
@@ -579,14 +577,13 @@ func (e *Engine) exec(st *state, rp *regs) (uint64, error) {
 			f.saved = [4]uint64{r[6], r[7], r[8], r[9]}
 			f.fp = r[10]
 			f.tailCalls = st.tailCalls
-			// One MAX_BPF_STACK slot per frame: the callee's r10 is where the
-			// caller's stack ends.
+			// One MAX_BPF_STACK slot per frame: the callee's r10 is where
+			// the caller's stack ends.
 			r[10] -= kabi.MaxBPFStack
 			pc = int(d.x)
 		case opExit:
 			if st.depth == 0 {
-				st.insns = st.budget - left - cnt
-				return r[0], nil
+				return pc - 1, cnt, true
 			}
 			st.depth--
 			f := &st.frames[st.depth]
@@ -597,18 +594,116 @@ func (e *Engine) exec(st *state, rp *regs) (uint64, error) {
 			}
 			pc = f.ret
 
-		case opEnd:
-			return 0, st.errorf(int(d.x), "execution ran past the last instruction without exit")
 		default:
-			return 0, st.errorf(pc-1, "second slot of ld_imm64 executed") // decode rejects jumps there
+			// Sign-extending loads, atomics, helper calls and the error
+			// cases.
+			return pc - 1, cnt, true
 		}
 	}
+	return pc, 0, false
 }
 
-// call passes r1-r5 to a helper.
-func (e *Engine) call(fn helper.Func, r *regs) (uint64, error) {
+// step runs the instruction at pc that fast handed back. done means the
+// program has finished with r0 as its result.
+func (e *Engine) step(st *state, r *regs, pc int) (next int, done bool, err error) {
+	d := &st.c.insns[pc]
+	next = pc + 1
+	switch d.op {
+	case opLdxB, opLdxH, opLdxW, opLdxDW, opLdxsB, opLdxsH, opLdxsW:
+		n := loadSize[d.op-opLdxB]
+		a := r[d.src&15] + uint64(int64(d.x))
+		b := e.bytes(st, a, n, mem.Read)
+		if b == nil {
+			return 0, false, st.fault(pc, "load", a, n)
+		}
+		v := mem.LoadLE(b, n)
+		switch d.op {
+		case opLdxsB:
+			v = uint64(int64(int8(v)))
+		case opLdxsH:
+			v = uint64(int64(int16(v)))
+		case opLdxsW:
+			v = uint64(int64(int32(v)))
+		}
+		r[d.dst&15] = v
+	case opStB, opStH, opStW, opStDW, opStxB, opStxH, opStxW, opStxDW:
+		n := storeSize[d.op-opStB]
+		a := r[d.dst&15] + uint64(int64(d.x))
+		v := d.imm
+		if d.op >= opStxB {
+			v = r[d.src&15]
+		}
+		b := e.bytes(st, a, n, mem.Write)
+		if b == nil {
+			return 0, false, st.fault(pc, "store", a, n)
+		}
+		mem.StoreLE(b, n, v)
+	case opAtomicAddW, opAtomicAddDW, opAtomicOrW, opAtomicOrDW,
+		opAtomicAndW, opAtomicAndDW, opAtomicXorW, opAtomicXorDW,
+		opFetchAddW, opFetchAddDW, opFetchOrW, opFetchOrDW,
+		opFetchAndW, opFetchAndDW, opFetchXorW, opFetchXorDW,
+		opXchgW, opXchgDW, opCmpXchgW, opCmpXchgDW:
+		return next, false, e.atomic(st, pc, d, r)
+	case opCall:
+		return e.callHelper(st, r, pc, st.c.helpers[d.x])
+	case opCallX:
+		id := r[d.dst&15]
+		var h helper.Helper
+		ok := false
+		if id <= math.MaxInt32 {
+			h, ok = helper.Lookup(st.c.set, int32(id))
+		}
+		if !ok {
+			return 0, false, st.errorf(pc, "callx r%d: no helper %d in the %s set", d.dst, id, st.c.set)
+		}
+		return e.callHelper(st, r, pc, h)
+	case opCallFunc:
+		return 0, false, st.errorf(pc, "call nests deeper than %d frames", kabi.MaxCallFrames)
+	case opExit:
+		return 0, true, nil
+	case opEnd:
+		return 0, false, st.errorf(int(d.x), "execution ran past the last instruction without exit")
+	default:
+		return 0, false, st.errorf(pc, "second slot of ld_imm64 executed") // decode rejects jumps there
+	}
+	return next, false, nil
+}
+
+// bytes returns the guest bytes [a, a+n) with the rights asked for, or nil,
+// and makes their region fast's window when it is read-write.
+func (e *Engine) bytes(st *state, a uint64, n int, want mem.Prot) []byte {
+	reg := e.space.Find(a, n)
+	if reg == nil || reg.Prot&want != want {
+		return nil
+	}
+	if reg.Prot&(mem.Read|mem.Write) == mem.Read|mem.Write {
+		st.winBase, st.win = reg.Base, reg.Data
+	}
+	o := a - reg.Base
+	return reg.Data[o : o+uint64(n)]
+}
+
+// loadSize and storeSize give the access size of the load and store ops,
+// indexed from opLdxB and opStB.
+var (
+	loadSize  = [...]int{opLdxB - opLdxB: 1, opLdxH - opLdxB: 2, opLdxW - opLdxB: 4, opLdxDW - opLdxB: 8, opLdxsB - opLdxB: 1, opLdxsH - opLdxB: 2, opLdxsW - opLdxB: 4}
+	storeSize = [...]int{opStB - opStB: 1, opStH - opStB: 2, opStW - opStB: 4, opStDW - opStB: 8, opStxB - opStB: 1, opStxH - opStB: 2, opStxW - opStB: 4, opStxDW - opStB: 8}
+)
+
+// callHelper passes r1-r5 to a helper and takes r0 back. The unwind
+// helper's ErrUnwind ends the program with r0 = 0 from any depth.
+func (e *Engine) callHelper(st *state, r *regs, pc int, h helper.Helper) (int, bool, error) {
 	e.args = [5]uint64{r[1], r[2], r[3], r[4], r[5]}
-	return fn(e.env, &e.args)
+	v, err := h.Fn(e.env, &e.args)
+	if err != nil {
+		if errors.Is(err, helper.ErrUnwind) {
+			r[0] = 0
+			return 0, true, nil
+		}
+		return 0, false, st.helperError(pc, h.Name, err)
+	}
+	r[0] = v
+	return pc + 1, false, nil
 }
 
 // atomic runs one STX|ATOMIC. The address must be aligned to the access

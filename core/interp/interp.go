@@ -184,6 +184,11 @@ type state struct {
 	deadline time.Time
 	insns    uint64 // instructions executed, set when the run ends
 
+	// win is fast's window onto the last read-write region step used,
+	// starting at guest address winBase.
+	winBase uint64
+	win     []byte
+
 	frames [kabi.MaxCallFrames - 1]frame
 	depth  int // frames in use: 0 in the entry program
 	// tailCalls is the count of the running frame under core.Legacy, and
