@@ -537,11 +537,12 @@ func WriteXlated(w io.Writer, obj *Object, p *Program, opcodes bool) error {
 			bw.WriteByte('\n')
 		}
 		ins := p.Insns[i]
-		line = line[:0]
-		if i < 10000 {
-			line = append(line, "    "[:4-len(strconv.Itoa(i))]...)
-		}
+		// bpftool's "% 4d: ": width 4 and always a blank before the number.
+		line = append(line[:0], ' ', ' ', ' ')
 		line = strconv.AppendInt(line, int64(i), 10)
+		if len(line) > 4 {
+			line = line[len(line)-max(4, len(line)-2):]
+		}
 		line = append(line, ": ("...)
 		line = append(line, hexDigit[ins.Op>>4], hexDigit[ins.Op&15])
 		line = append(line, ") "...)
