@@ -610,7 +610,7 @@ func (e *Engine) step(st *state, r *regs, pc int) (next int, done bool, err erro
 	next = pc + 1
 	switch d.op {
 	case opLdxB, opLdxH, opLdxW, opLdxDW, opLdxsB, opLdxsH, opLdxsW:
-		n := loadSize[d.op-opLdxB]
+		n := accessSize(d.op)
 		a := r[d.src&15] + uint64(int64(d.x))
 		b := e.bytes(st, a, n, mem.Read)
 		if b == nil {
@@ -627,7 +627,7 @@ func (e *Engine) step(st *state, r *regs, pc int) (next int, done bool, err erro
 		}
 		r[d.dst&15] = v
 	case opStB, opStH, opStW, opStDW, opStxB, opStxH, opStxW, opStxDW:
-		n := storeSize[d.op-opStB]
+		n := accessSize(d.op)
 		a := r[d.dst&15] + uint64(int64(d.x))
 		v := d.imm
 		if d.op >= opStxB {
@@ -683,12 +683,18 @@ func (e *Engine) bytes(st *state, a uint64, n int, want mem.Prot) []byte {
 	return reg.Data[o : o+uint64(n)]
 }
 
-// loadSize and storeSize give the access size of the load and store ops,
-// indexed from opLdxB and opStB.
-var (
-	loadSize  = [...]int{opLdxB - opLdxB: 1, opLdxH - opLdxB: 2, opLdxW - opLdxB: 4, opLdxDW - opLdxB: 8, opLdxsB - opLdxB: 1, opLdxsH - opLdxB: 2, opLdxsW - opLdxB: 4}
-	storeSize = [...]int{opStB - opStB: 1, opStH - opStB: 2, opStW - opStB: 4, opStDW - opStB: 8, opStxB - opStB: 1, opStxH - opStB: 2, opStxW - opStB: 4, opStxDW - opStB: 8}
-)
+// accessSize is the byte count of a load or store op.
+func accessSize(op uint8) int {
+	switch op {
+	case opLdxB, opLdxsB, opStB, opStxB:
+		return 1
+	case opLdxH, opLdxsH, opStH, opStxH:
+		return 2
+	case opLdxW, opLdxsW, opStW, opStxW:
+		return 4
+	}
+	return 8
+}
 
 // callHelper passes r1-r5 to a helper and takes r0 back. The unwind
 // helper's ErrUnwind ends the program with r0 = 0 from any depth.
