@@ -293,22 +293,19 @@ func decode(prog *core.Program, set core.HelperSet) (*code, error) {
 		}
 		d.c.insns[i] = di
 	}
-	// Targets are checked once every slot is known, so a jump into the
-	// second half of an ld_imm64 ahead of the jump is caught too.
+	// Targets in range were checked slot by slot; landing on the second
+	// half of an ld_imm64 is checked once every slot is known, so one
+	// ahead of the jump is caught too.
 	for i := range n {
 		di := &d.c.insns[i]
 		if !isJump(di.op) && di.op != opCallFunc {
 			continue
 		}
-		t := int(di.x)
 		what := "jump"
 		if di.op == opCallFunc {
 			what = "call"
 		}
-		if t < 0 || t >= n {
-			return nil, prog.Errorf(i, "run", "%s to %d is out of range (%d insns)", what, t, n)
-		}
-		if d.c.insns[t].op == opBad {
+		if t := di.x; d.c.insns[t].op == opBad {
 			return nil, prog.Errorf(i, "run", "%s to %d lands in the middle of ld_imm64", what, t)
 		}
 	}
@@ -333,6 +330,17 @@ func (d *decoder) reg(i int, r core.Reg, write bool) error {
 	if write && r == core.RFP {
 		return d.errorf(i, "frame pointer r10 is read only")
 	}
+	return nil
+}
+
+// target checks a jump or call target is a slot of the program and sets
+// it. Landing in the middle of an ld_imm64 is checked once all slots are
+// decoded.
+func (d *decoder) target(i int, di *dinsn, what string, t int) error {
+	if n := len(d.prog.Insns); t < 0 || t >= n {
+		return d.errorf(i, "%s to %d is out of range (%d insns)", what, t, n)
+	}
+	di.x = int32(t)
 	return nil
 }
 
@@ -491,8 +499,8 @@ func (d *decoder) jmp(i int, ins core.Insn) (dinsn, error) {
 		if x || ins.Src != 0 || ins.Dst != 0 || (is64 && ins.Imm != 0) || (!is64 && ins.Off != 0) {
 			return di, d.reserved(i, ins, "ja")
 		}
-		di.op, di.x = opJa, int32(ins.JumpTarget(i))
-		return di, nil
+		di.op = opJa
+		return di, d.target(i, &di, "jump", ins.JumpTarget(i))
 	case core.Exit:
 		if x || !is64 || ins.Src != 0 || ins.Dst != 0 || ins.Off != 0 || ins.Imm != 0 {
 			return di, d.reserved(i, ins, "exit")
@@ -526,8 +534,8 @@ func (d *decoder) jmp(i int, ins core.Insn) (dinsn, error) {
 	if err := d.reg(i, ins.Dst, false); err != nil {
 		return di, err
 	}
-	di.op, di.x = base+form(is64, x), int32(ins.JumpTarget(i))
-	return di, nil
+	di.op = base + form(is64, x)
+	return di, d.target(i, &di, "jump", ins.JumpTarget(i))
 }
 
 func (d *decoder) call(i int, ins core.Insn, di dinsn) (dinsn, error) {
@@ -563,8 +571,8 @@ func (d *decoder) call(i int, ins core.Insn, di dinsn) (dinsn, error) {
 		d.c.helpers = append(d.c.helpers, h)
 		return di, nil
 	case core.PseudoCall:
-		di.op, di.x = opCallFunc, int32(ins.CallTarget(i))
-		return di, nil
+		di.op = opCallFunc
+		return di, d.target(i, &di, "call", ins.CallTarget(i))
 	case core.PseudoKfunc:
 		return di, d.errorf(i, "kfunc call %d: %w", ins.Imm, core.ErrUnsupported)
 	}

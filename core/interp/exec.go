@@ -17,7 +17,7 @@ import (
 const checkEvery = 1 << 16
 
 // exec runs a program in two layers. fast runs everything that needs no
-// function call (ALU, jumps, stack accesses, bpf-to-bpf calls) in a loop
+// function call (ALU, jumps, bpf-to-bpf calls, stack and window accesses) in a loop
 // that holds its state in machine registers; any function call in that
 // loop would make the compiler keep the loop's state in memory for every
 // instruction. Whatever fast cannot finish it hands back to exec, which
@@ -462,7 +462,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			a := r[d.src&15] + uint64(int64(d.x))
 			if o := a - mem.StackBase; o < mem.StackSize {
 				r[d.dst&15] = uint64(stk[o])
-			} else if o := a - wb; o < uint64(len(w)) && o+1 <= uint64(len(w)) {
+			} else if o := a - wb; o < uint64(len(w)) {
 				r[d.dst&15] = uint64(w[o])
 			} else {
 				return pc - 1, cnt, true
@@ -498,7 +498,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			a := r[d.dst&15] + uint64(int64(d.x))
 			if o := a - mem.StackBase; o < mem.StackSize {
 				stk[o] = byte(r[d.src&15])
-			} else if o := a - wb; o < uint64(len(w)) && o+1 <= uint64(len(w)) {
+			} else if o := a - wb; o < uint64(len(w)) {
 				w[o] = byte(r[d.src&15])
 			} else {
 				return pc - 1, cnt, true
@@ -534,7 +534,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			a := r[d.dst&15] + uint64(int64(d.x))
 			if o := a - mem.StackBase; o < mem.StackSize {
 				stk[o] = byte(d.imm)
-			} else if o := a - wb; o < uint64(len(w)) && o+1 <= uint64(len(w)) {
+			} else if o := a - wb; o < uint64(len(w)) {
 				w[o] = byte(d.imm)
 			} else {
 				return pc - 1, cnt, true
