@@ -4,6 +4,16 @@
 // room; memory is the shared guest address space of core/mem and helpers
 // are the shared table of core/helper, so results compare bit for bit with
 // the JITs run under the simulator.
+//
+// Programs are predecoded once per Engine (decode.go), checked the way the
+// verifier checks opcodes and reserved fields, then run by a loop that
+// counts every instruction against the budget (exec.go).
+//
+// Not modelled yet: tail calls (JMP|TailCall is rejected with
+// core.ErrUnsupported; frame.tailCalls and state.tailCalls already hold
+// the counts both schemes need), map and function references in ld_imm64
+// (xlate resolves them), LD_ABS/LD_IND, kfuncs, load-acquire and
+// store-release.
 package interp
 
 import (
