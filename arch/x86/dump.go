@@ -29,11 +29,13 @@ func (l Line) String() string {
 
 var endbr64 = []byte{0xF3, 0x0F, 0x1E, 0xFA}
 
-// decode disassembles the instruction at code[off:], placed at image
-// offset off so that branch targets print as offsets. x86asm does not know
-// ENDBR64 (it decodes F3 alone as "rep"), so that one is recognised here.
-// Undecodable bytes come back as a one-byte "(bad)".
-func decode(code []byte, off int) (string, int) {
+// decode disassembles the instruction at code[off:], where code[0] is at
+// guest address base. Branch targets inside code print as offsets into
+// code ("0x4e"), others as guest addresses (helpers, other functions when
+// code is one function). x86asm does not know ENDBR64 (it decodes F3 alone
+// as "rep"), so that one is recognised here. Undecodable bytes come back as
+// a one-byte "(bad)".
+func decode(code []byte, off int, base uint64) (string, int) {
 	b := code[off:]
 	if bytes.HasPrefix(b, endbr64) {
 		return "endbr64", len(endbr64)
@@ -42,20 +44,23 @@ func decode(code []byte, off int) (string, int) {
 	if err != nil || inst.Len == 0 {
 		return "(bad)", 1
 	}
-	return x86asm.GNUSyntax(inst, pcBias+uint64(off), offsetName), inst.Len
-}
-
-// pcBias moves the image away from address 0, where GNUSyntax prints branch
-// targets as ".+rel"; offsetName then names every biased address by its
-// image offset, so targets print as "0x4e", not as a distance.
-const pcBias = 1 << 40
-
-func offsetName(addr uint64) (string, uint64) {
-	if addr < pcBias {
+	limit := uint64(len(code))
+	if base == 0 {
+		// GNUSyntax prints targets as ".+rel" at pc 0; with no address
+		// to show, every target prints as an offset.
+		base, limit = pcBias, pcBias
+	}
+	name := func(addr uint64) (string, uint64) {
+		if addr-base < limit {
+			return fmt.Sprintf("%#x", addr-base), addr
+		}
 		return "", 0
 	}
-	return fmt.Sprintf("%#x", addr-pcBias), addr
+	return x86asm.GNUSyntax(inst, base+uint64(off), name), inst.Len
 }
+
+// pcBias stands in for a zero base address.
+const pcBias = 1 << 40
 
 // Dump disassembles a whole image, function by function.
 func Dump(img *jit.Image) []Line {
@@ -63,7 +68,7 @@ func Dump(img *jit.Image) []Line {
 	slot := 0
 	for fi, f := range img.Funcs {
 		for off := f.Start; off < f.End; {
-			text, n := decode(img.Code[:f.End], off)
+			text, n := decode(img.Code, off, img.Base)
 			insn := -1
 			if off >= f.BodyStart {
 				for slot+1 < len(img.InsnOffsets) && img.InsnOffsets[slot+1] <= off {

@@ -164,7 +164,7 @@ func TestEncode(t *testing.T) {
 			if got := hex.EncodeToString(a.buf); got != want {
 				t.Fatalf("bytes = %s, want %s", got, want)
 			}
-			text, n := decode(a.buf, 0)
+			text, n := decode(a.buf, 0, 0)
 			if n != len(a.buf) {
 				t.Fatalf("decode %x: consumed %d of %d bytes (%q)", a.buf, n, len(a.buf), text)
 			}
