@@ -202,18 +202,16 @@ func (c *checker) checkALU(i int, ins core.Insn) error {
 			err = c.mustZero(i, ins, "so")
 			break
 		}
-		if err = c.mustZero(i, ins, "i"); err != nil {
-			break
-		}
 		switch {
-		case ins.Off == 0 || ins.Off == 8 || ins.Off == 16 || (is64 && ins.Off == 32):
-		case is64 && ins.Off == 1:
+		case is64 && ins.Off == 1 && (ins.Imm == 1 || ins.Imm == 1<<16):
 			// BPF_ADDR_SPACE_CAST (arena pointers, Linux 6.9).
 			return c.errorf(i, "addr_space_cast (mov64 reg with off 1) is for BPF arenas: %w", core.ErrUnsupported)
+		case ins.Off == 0 || ins.Off == 8 || ins.Off == 16 || (is64 && ins.Off == 32):
+			err = c.mustZero(i, ins, "i")
 		case is64:
-			err = c.errorf(i, "%s: off must be 0 (mov) or 8, 16, 32 (movsx), is %d", insnName(ins), ins.Off)
+			err = c.errorf(i, "mov64 reg: off must be 0 (mov) or 8, 16, 32 (movsx), is %d", ins.Off)
 		default:
-			err = c.errorf(i, "%s: off must be 0 (mov) or 8, 16 (movsx), is %d", insnName(ins), ins.Off)
+			err = c.errorf(i, "mov32 reg: off must be 0 (mov) or 8, 16 (movsx), is %d", ins.Off)
 		}
 	default:
 		if x {
