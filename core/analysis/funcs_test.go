@@ -189,3 +189,60 @@ func TestPseudoFunc(t *testing.T) {
 		t.Errorf("Funcs\n got  %+v\n want %+v", p.Funcs, want)
 	}
 }
+
+// TestStackEdges pins what happens to pointers the analysis cannot follow
+// exactly: the result may exceed the kernel's (never fall below the truth)
+// and no error is invented.
+func TestStackEdges(t *testing.T) {
+	const skbProg = ".prog p sched_cls\n"
+	for _, tc := range []struct {
+		name, src string
+		want      []int // StackDepth per function
+	}{
+		{"a stack pointer stored through the context escapes: 512",
+			"r2 = r10\nr2 += -8\n*(u64 *)(r1 +0) = r2\nr0 = 0\nexit", []int{512}},
+		{"a map key is only read: the pointer spilled next to it survives the call",
+			".map h hash key=4 value=8 max=4\nr1 = r10\nr1 += -48\n*(u64 *)(r10 -8) = r1\nr1 = map[h] ll\nr2 = r10\nr2 += -16\ncall bpf_map_lookup_elem\nr7 = *(u64 *)(r10 -8)\n*(u8 *)(r7 +0) = 0\nr0 = 0\nexit",
+			[]int{48}},
+		{"bpf_skb_load_bytes writes [r10-16, r10-8): the spill at r10-8 survives",
+			skbProg + "r6 = r1\nr1 = r10\nr1 += -48\n*(u64 *)(r10 -8) = r1\nr1 = r6\nr2 = 0\nr3 = r10\nr3 += -16\nr4 = 8\ncall bpf_skb_load_bytes\nr7 = *(u64 *)(r10 -8)\n*(u8 *)(r7 +0) = 0\nr0 = 0\nexit",
+			[]int{48}},
+		{"16 bytes from r10-16 may overwrite the spilled pointer: it escapes, 512",
+			skbProg + "r6 = r1\nr1 = r10\nr1 += -48\n*(u64 *)(r10 -8) = r1\nr1 = r6\nr2 = 0\nr3 = r10\nr3 += -16\nr4 = 16\ncall bpf_skb_load_bytes\nr0 = 0\nexit",
+			[]int{512}},
+		{"half a spilled pointer overwritten: the rest survives in memory, 512",
+			"r1 = r10\nr1 += -32\n*(u64 *)(r10 -8) = r1\n*(u32 *)(r10 -8) = 0\nr0 = 0\nexit", []int{512}},
+		{"a spilled pointer overwritten whole is gone",
+			"r1 = r10\nr1 += -32\n*(u64 *)(r10 -8) = r1\n*(u64 *)(r10 -8) = 0\nr0 = 0\nexit", []int{8}},
+		{"a callee returning its argument: the caller's dereference is unbounded",
+			"r1 = r10\nr1 += -16\ncall id\n*(u64 *)(r0 +0) = 0\nexit\nid:\nr0 = r1\nexit", []int{512, 0}},
+		{"a callee storing its argument pointer away: the caller's frame is unbounded",
+			"r1 = r10\nr1 += -16\ncall g\nexit\ng:\n*(u64 *)(r2 +0) = r1\nexit", []int{512, 0}},
+		{"a callee masking its argument treats it as a scalar index",
+			"r1 = 3\ncall g\nexit\ng:\nr1 &= 15\nr2 = r10\nr2 += -16\nr2 += r1\n*(u8 *)(r2 +0) = 0\nexit", []int{0, 16}},
+		{"an atomic add on a stack slot",
+			"*(u64 *)(r10 -24) = 0\nr1 = 1\nlock *(u64 *)(r10 -24) += r1\nr0 = 0\nexit", []int{24}},
+		{"memfrob writes n bytes from its pointer",
+			".helpers conformance\nr1 = r10\nr1 += -64\nr2 = 64\ncall memfrob\nr0 = 0\nexit", []int{64}},
+		{"callx: a stack pointer in an argument counts, unchecked",
+			".helpers conformance\nr1 = r10\nr1 += -40\nr5 = r10\nr2 = 2\ncallx r2\nr0 = 0\nexit", []int{40}},
+		{"a pointer that is a stack pointer on one path only still counts",
+			"r2 = r1\nif r1 == 0 goto x\nr2 = r10\nr2 += -72\nx:\n*(u8 *)(r2 +0) = 0\nr0 = 0\nexit", []int{72}},
+		{"two paths with two offsets: the lower one",
+			"r2 = r10\nr2 += -8\nif r1 == 0 goto x\nr2 += -96\nx:\n*(u8 *)(r2 +0) = 0\nr0 = 0\nexit", []int{104}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := assemble(t, tc.src)
+			if err := analysis.Check(obj); err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			var got []int
+			for _, fn := range obj.Progs[0].Funcs {
+				got = append(got, fn.StackDepth)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("stack depths = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -451,8 +451,13 @@ func (a *frameAnalysis) step(s *state, i int, ins core.Insn) error {
 	return nil
 }
 
-// access records a load or store of size bytes at base+off; size 0 is a
-// helper's memory argument, which reaches from the pointer up.
+// Sizes for access that are not instruction operand sizes.
+const (
+	helperArg = 0  // a helper's memory argument: from the pointer up
+	maybeArg  = -1 // an argument of an unknown helper (callx): maybe memory
+)
+
+// access records a load or store of size bytes at base+off.
 func (a *frameAnalysis) access(i int, base val, off int64, size int) error {
 	if !a.record || !base.isPtr() {
 		return nil
@@ -464,8 +469,8 @@ func (a *frameAnalysis) access(i int, base val, off int64, size int) error {
 	m := base.c + off
 	if base.bases == ownStack {
 		switch {
-		case base.prec != exact:
-		case size == 0 && (m < -kabi.MaxBPFStack || m >= 0):
+		case base.prec != exact || size == maybeArg:
+		case size == helperArg && (m < -kabi.MaxBPFStack || m >= 0):
 			return a.c.errorf(i, "%s: memory argument r10%+d is outside the %d-byte stack below r10",
 				a.c.helperName(a.c.insns[i].Imm), m, kabi.MaxBPFStack)
 		case size > 0 && (m < -kabi.MaxBPFStack || m+int64(size) > 0):
@@ -590,25 +595,36 @@ func (a *frameAnalysis) helperCall(s *state, i int, ins core.Insn) error {
 			return err
 		}
 	}
-	var mem uint8
-	if !tailCall {
-		mem = helperMemArgs(set, id, known)
+	h := unknownHelper
+	switch {
+	case tailCall:
+		h = helperProto{}
+	case known:
+		h = proto(set, id)
 	}
 	for r := core.R1; r <= core.R5; r++ {
 		v := s.regs[r]
-		if mem&(1<<r) == 0 || !v.isPtr() {
+		if h.mem&(1<<r) == 0 || !v.isPtr() {
 			continue
 		}
 		// The helper reads or writes from the pointer up.
-		if err := a.access(i, v, 0, 0); err != nil {
+		size := helperArg
+		if !known {
+			size = maybeArg
+		}
+		if err := a.access(i, v, 0, size); err != nil {
 			return err
 		}
-		if v.ownPtr() {
-			if v.single() && v.prec == exact {
-				a.kill(s, v.c, 1<<62)
-			} else {
-				a.kill(s, -1<<62, 1<<62)
-			}
+		if h.write&(1<<r) == 0 || !v.ownPtr() {
+			continue
+		}
+		switch n := s.regs[h.size[r]]; {
+		case !v.single() || v.prec != exact:
+			a.kill(s, -1<<62, 1<<62)
+		case h.size[r] != 0 && n.kind == kConst && n.c >= 0 && n.c <= kabi.MaxBPFStack:
+			a.kill(s, v.c, v.c+n.c)
+		default:
+			a.kill(s, v.c, 1<<62)
 		}
 	}
 	for r := core.R0; r <= core.R5; r++ {
