@@ -38,7 +38,7 @@ func Dump(img *jit.Image) []Line {
 			w := binary.LittleEndian.Uint32(img.Code[off:])
 			insn := -1
 			if off >= f.BodyStart {
-				for slot+1 < len(img.InsnOffsets) && img.InsnOffsets[slot+1] <= off {
+				for slot+2 < len(img.InsnOffsets) && img.InsnOffsets[slot+1] <= off {
 					slot++
 				}
 				insn = slot
@@ -88,7 +88,11 @@ func Disasm(w uint32, off int) string {
 	if i := strings.Index(s, ".+0x"); i >= 0 {
 		rel, err := strconv.ParseUint(s[i+4:], 16, 64)
 		if err == nil {
-			s = s[:i] + fmt.Sprintf("0x%x", int64(off)+int64(rel))
+			if t := int64(off) + int64(rel); t >= 0 {
+				s = s[:i] + fmt.Sprintf("0x%x", t)
+			} else {
+				s = s[:i] + fmt.Sprintf("-0x%x", -t)
+			}
 		}
 	}
 	return s

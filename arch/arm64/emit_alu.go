@@ -1,0 +1,342 @@
+package arm64
+
+import (
+	"math/bits"
+
+	"jitsim/core"
+)
+
+// emitA64MovI is emit_a64_mov_i: a 32-bit immediate in one or two
+// instructions. A negative high half starts from MOVN, so small negative
+// values take one instruction; in a 64-bit register the result is the
+// sign-extended immediate, in a 32-bit one its zero extension.
+func (ctx *jitCtx) emitA64MovI(is64 bool, r reg, val int32) {
+	hi := uint32(val) >> 16
+	lo := uint32(val) & 0xffff
+	if hi&0x8000 != 0 {
+		if hi == 0xffff {
+			ctx.emit(movn(is64, r, ^lo&0xffff, 0))
+		} else {
+			ctx.emit(movn(is64, r, ^hi&0xffff, 16))
+			if lo != 0xffff {
+				ctx.emit(movk(is64, r, lo, 0))
+			}
+		}
+		return
+	}
+	ctx.emit(movz(is64, r, lo, 0))
+	if hi != 0 {
+		ctx.emit(movk(is64, r, hi, 16))
+	}
+}
+
+// i64i16Blocks is i64_i16_blocks: how many 16-bit chunks of val differ
+// from 0 (or from 0xffff when inverse).
+func i64i16Blocks(val uint64, inverse bool) int {
+	var want uint64
+	if inverse {
+		want = 0xffff
+	}
+	n := 0
+	for s := 0; s < 64; s += 16 {
+		if val>>s&0xffff != want {
+			n++
+		}
+	}
+	return n
+}
+
+// emitA64MovI64 is emit_a64_mov_i64: values that fit in 32 bits go through
+// the 32-bit form; others start with MOVZ or MOVN (whichever leaves fewer
+// chunks to fill) at the highest significant chunk and MOVK the rest,
+// highest first.
+func (ctx *jitCtx) emitA64MovI64(r reg, val uint64) {
+	if val>>32 == 0 {
+		ctx.emitA64MovI(false, r, int32(uint32(val)))
+		return
+	}
+	inverse := i64i16Blocks(val, true) < i64i16Blocks(val, false)
+	top := val
+	if inverse {
+		top = ^val
+	}
+	// max(round_down(fls64(x) - 1, 16), 0); round_down of -1 is -16.
+	shift := max((bits.Len64(top)-1)&^15, 0)
+	if inverse {
+		ctx.emit(movn(true, r, uint32(^val>>shift)&0xffff, shift))
+	} else {
+		ctx.emit(movz(true, r, uint32(val>>shift)&0xffff, shift))
+	}
+	var skip uint64
+	if inverse {
+		skip = 0xffff
+	}
+	for shift -= 16; shift >= 0; shift -= 16 {
+		if chunk := val >> shift & 0xffff; chunk != skip {
+			ctx.emit(movk(true, r, uint32(chunk), shift))
+		}
+	}
+}
+
+// emitAddrMovI64 is emit_addr_mov_i64: a kernel address (top 16 bits all
+// ones) in a fixed three instructions, MOVN for the low chunk and MOVK for
+// the next two, so call sequences have the same length in every pass
+// whatever the address.
+func (ctx *jitCtx) emitAddrMovI64(r reg, val uint64) {
+	ctx.emit(movn(true, r, uint32(^val&0xffff), 0))
+	for shift := 16; shift <= 32; shift += 16 {
+		ctx.emit(movk(true, r, uint32(val>>shift&0xffff), shift))
+	}
+}
+
+// isAddSubImm is is_addsub_imm: a 12-bit immediate or one shifted by 12.
+func isAddSubImm(imm uint32) bool { return imm&^0xfff == 0 || imm&^0xfff000 == 0 }
+
+// emitA64AddI is emit_a64_add_i: ADD #imm, SUB #-imm, or the immediate in
+// tmp and a register ADD.
+func (ctx *jitCtx) emitA64AddI(is64 bool, dst, src, tmp reg, imm int32) {
+	switch {
+	case isAddSubImm(uint32(imm)):
+		ctx.emit(addImm(is64, dst, src, int(imm)))
+	case isAddSubImm(-uint32(imm)):
+		ctx.emit(subImm(is64, dst, src, int(-uint32(imm))))
+	default:
+		ctx.emitA64MovI(is64, tmp, imm)
+		ctx.emit(add(is64, dst, src, tmp))
+	}
+}
+
+// emitLogicImm is the AND/ORR/EOR immediate cases of build_insn: the
+// logical immediate when A64_*_I can encode it, else the value in tmp.
+func (ctx *jitCtx) emitLogicImm(is64 bool, dst reg, imm int32,
+	immForm func(bool, reg, reg, int32) uint32, regForm func(bool, reg, reg, reg) uint32) {
+	if w := immForm(is64, dst, dst, imm); w != breakFault {
+		ctx.emit(w)
+		return
+	}
+	ctx.emitA64MovI(is64, tmp1, imm)
+	ctx.emit(regForm(is64, dst, dst, tmp1))
+}
+
+// emitALU is build_insn's ALU and ALU64 cases. 32-bit operations use the W
+// forms, which zero the upper half as BPF requires, so no explicit
+// zero-extension follows them.
+func (ctx *jitCtx) emitALU(i int, ins core.Insn) error {
+	is64 := ins.Class() == core.ALU64
+	dst, src := bpf2a64[ins.Dst], bpf2a64[ins.Src]
+	imm := ins.Imm
+	switch ins.OpCode() | ins.Source() {
+	case core.Mov | core.X:
+		// addr_space_cast and mov_percpu_addr (imm != 0) need arenas and
+		// per-CPU data jitsim does not model.
+		if ins.Imm != 0 {
+			return ctx.unsupported(i)
+		}
+		switch ins.Off {
+		case 0:
+			ctx.emit(mov(is64, dst, src))
+		case 8:
+			ctx.emit(sxtb(is64, dst, src))
+		case 16:
+			ctx.emit(sxth(is64, dst, src))
+		case 32:
+			ctx.emit(sxtw(is64, dst, src))
+		default:
+			return ctx.errorf(i, "%s: movsx offset %d is not 8, 16 or 32", ctx.what(i), ins.Off)
+		}
+	case core.Add | core.X:
+		ctx.emit(add(is64, dst, dst, src))
+	case core.Sub | core.X:
+		ctx.emit(sub(is64, dst, dst, src))
+	case core.And | core.X:
+		ctx.emit(and(is64, dst, dst, src))
+	case core.Or | core.X:
+		ctx.emit(orr(is64, dst, dst, src))
+	case core.Xor | core.X:
+		ctx.emit(eor(is64, dst, dst, src))
+	case core.Mul | core.X:
+		ctx.emit(mul(is64, dst, dst, src))
+	case core.Div | core.X, core.Mod | core.X:
+		if ins.Off != 0 && ins.Off != 1 {
+			return ctx.errorf(i, "%s: div/mod offset %d is not 0 or 1", ctx.what(i), ins.Off)
+		}
+		ctx.emitDivModX(is64, ins.OpCode() == core.Div, ins.Off == 1, dst, src)
+	case core.Lsh | core.X:
+		ctx.emit(lslv(is64, dst, dst, src))
+	case core.Rsh | core.X:
+		ctx.emit(lsrv(is64, dst, dst, src))
+	case core.Arsh | core.X:
+		ctx.emit(asrv(is64, dst, dst, src))
+	case core.Neg | core.K:
+		ctx.emit(neg(is64, dst, dst))
+	case core.End | core.ToLE, core.End | core.ToBE:
+		return ctx.emitEnd(i, ins, dst)
+	case core.Mov | core.K:
+		ctx.emitA64MovI(is64, dst, imm)
+	case core.Add | core.K:
+		ctx.emitA64AddI(is64, dst, dst, tmp1, imm)
+	case core.Sub | core.K:
+		switch {
+		case isAddSubImm(uint32(imm)):
+			ctx.emit(subImm(is64, dst, dst, int(imm)))
+		case isAddSubImm(-uint32(imm)):
+			ctx.emit(addImm(is64, dst, dst, int(-uint32(imm))))
+		default:
+			ctx.emitA64MovI(is64, tmp1, imm)
+			ctx.emit(sub(is64, dst, dst, tmp1))
+		}
+	case core.And | core.K:
+		ctx.emitLogicImm(is64, dst, imm, andImm, and)
+	case core.Or | core.K:
+		ctx.emitLogicImm(is64, dst, imm, orrImm, orr)
+	case core.Xor | core.K:
+		ctx.emitLogicImm(is64, dst, imm, eorImm, eor)
+	case core.Mul | core.K:
+		ctx.emitA64MovI(is64, tmp1, imm)
+		ctx.emit(mul(is64, dst, dst, tmp1))
+	case core.Div | core.K, core.Mod | core.K:
+		if ins.Off != 0 && ins.Off != 1 {
+			return ctx.errorf(i, "%s: div/mod offset %d is not 0 or 1", ctx.what(i), ins.Off)
+		}
+		ctx.emitDivModK(is64, ins.OpCode() == core.Div, ins.Off == 1, dst, imm)
+	case core.Lsh | core.K:
+		ctx.emit(lslImm(is64, dst, dst, int(imm)))
+	case core.Rsh | core.K:
+		ctx.emit(lsrImm(is64, dst, dst, int(imm)))
+	case core.Arsh | core.K:
+		ctx.emit(asrImm(is64, dst, dst, int(imm)))
+	default:
+		return ctx.unsupported(i)
+	}
+	return nil
+}
+
+// emitEnd is BPF_END: le/be in the ALU class, bswap in ALU64. On a
+// little-endian CPU "le" only truncates (UXTH/UXTW, nothing for 64), the
+// others reverse: REV16 then UXTH, REV of the W register (which clears the
+// upper half by itself), REV of the X register.
+func (ctx *jitCtx) emitEnd(i int, ins core.Insn, dst reg) error {
+	is64 := ins.Class() == core.ALU64
+	if is64 && ins.Source() != core.ToLE {
+		return ctx.unsupported(i)
+	}
+	if !is64 && ins.Source() == core.ToLE {
+		switch ins.Imm {
+		case 16:
+			ctx.emit(uxth(is64, dst, dst))
+		case 32:
+			ctx.emit(uxtw(is64, dst, dst))
+		case 64:
+		default:
+			return ctx.errorf(i, "%s: byte swap width %d is not 16, 32 or 64", ctx.what(i), ins.Imm)
+		}
+		return nil
+	}
+	switch ins.Imm {
+	case 16:
+		ctx.emit(rev16(is64, dst, dst))
+		ctx.emit(uxth(is64, dst, dst))
+	case 32:
+		ctx.emit(rev32(false, dst, dst))
+	case 64:
+		ctx.emit(rev64(dst, dst))
+	default:
+		return ctx.errorf(i, "%s: byte swap width %d is not 16, 32 or 64", ctx.what(i), ins.Imm)
+	}
+	return nil
+}
+
+// emitDivModK is DIV/MOD by an immediate. The verifier's do_misc_fixups
+// replaces signed division by -1 before any JIT runs (sdiv: dst = -dst;
+// smod: dst = 0) and rejects division by a zero immediate; jitsim emits the
+// A64 code of that replacement itself. Otherwise the immediate goes to a
+// register: UDIV/SDIV for DIV, and for MOD the quotient in tmp and
+// MSUB dst = dst - tmp * divisor.
+func (ctx *jitCtx) emitDivModK(is64, isDiv, signed bool, dst reg, imm int32) {
+	switch {
+	case signed && imm == -1 && isDiv:
+		ctx.emit(neg(is64, dst, dst)) // BPF_NEG (ALU or ALU64)
+	case signed && imm == -1:
+		ctx.emitA64MovI(false, dst, 0) // BPF_MOV32_IMM(dst, 0)
+	case isDiv:
+		ctx.emitA64MovI(is64, tmp1, imm)
+		ctx.emit(divide(signed)(is64, dst, dst, tmp1))
+	default:
+		ctx.emitA64MovI(is64, tmp2, imm)
+		ctx.emit(divide(signed)(is64, tmp1, dst, tmp2))
+		ctx.emit(msub(is64, dst, dst, tmp1, tmp2))
+	}
+}
+
+func divide(signed bool) func(bool, reg, reg, reg) uint32 {
+	if signed {
+		return sdiv
+	}
+	return udiv
+}
+
+// emitDivModX is DIV/MOD by a register, preceded by the guard the kernel's
+// verifier inserts in do_misc_fixups before the JIT runs, emitted here as
+// the A64 code the JIT produces for those patched instructions (each
+// commented with the BPF instruction it stands for; branch distances count
+// the A64 instructions between them). The guard is what gives the RFC 9669
+// results: x/0 = 0, x%0 = x (its low 32 bits for the 32-bit forms),
+// MIN/-1 = MIN and MIN%-1 = 0.
+//
+// A64 needs it less than x86 does: UDIV/SDIV by zero already give 0 and
+// SDIV of MIN by -1 gives MIN without trapping, so MSUB yields x for x%0
+// and 0 for MIN%-1. The kernel does not rely on that; jitsim mirrors the
+// fixup so its code is the code the kernel runs.
+func (ctx *jitCtx) emitDivModX(is64, isDiv, signed bool, dst, src reg) {
+	op := divide(signed)
+	switch {
+	case isDiv && !signed: // chk_and_div
+		ctx.emit(cmpImm(is64, src, 0)) // if src != 0 goto +2 (JMP or JMP32)
+		ctx.emit(bCond(condNE, 3))     //   -> udiv
+		ctx.emit(eor(false, dst, dst, dst))
+		ctx.emit(b(2)) // goto +1 -> past udiv
+		ctx.emit(op(is64, dst, dst, src))
+	case !isDiv && !signed && is64: // chk_and_mod, last two dropped for ALU64
+		ctx.emit(cmpImm(true, src, 0)) // if src == 0 goto +1
+		ctx.emit(bCond(condEQ, 3))     //   -> past msub
+		ctx.emit(op(true, tmp1, dst, src))
+		ctx.emit(msub(true, dst, dst, tmp1, src))
+	case !isDiv && !signed: // chk_and_mod
+		ctx.emit(cmpImm(false, src, 0)) // if w_src == 0 goto +2
+		ctx.emit(bCond(condEQ, 4))      //   -> w_dst = w_dst
+		ctx.emit(op(false, tmp1, dst, src))
+		ctx.emit(msub(false, dst, dst, tmp1, src))
+		ctx.emit(b(2))                 // goto +1
+		ctx.emit(mov(false, dst, dst)) // BPF_MOV32_REG(dst, dst)
+	case isDiv: // chk_and_sdiv
+		ctx.emit(mov(true, ax, src))      // AX = src
+		ctx.emit(addImm(is64, ax, ax, 1)) // AX += 1: {-1, 0} -> {0, 1}
+		ctx.emit(cmpImm(is64, ax, 1))     // if AX > 1 goto +4
+		ctx.emit(bCond(condHI, 6))        //   -> sdiv
+		ctx.emit(cmpImm(is64, ax, 0))     // if AX == 0 goto +1
+		ctx.emit(bCond(condEQ, 2))        //   -> neg
+		ctx.emitA64MovI(is64, dst, 0)     // dst = 0 (src was 0)
+		ctx.emit(neg(is64, dst, dst))     // dst = -dst (MIN stays MIN)
+		ctx.emit(b(2))                    // goto +1 -> past sdiv
+		ctx.emit(op(is64, dst, dst, src))
+	default: // chk_and_smod
+		ctx.emit(mov(true, ax, src))      // AX = src
+		ctx.emit(addImm(is64, ax, ax, 1)) // AX += 1
+		ctx.emit(cmpImm(is64, ax, 1))     // if AX > 1 goto +3
+		ctx.emit(bCond(condHI, 5))        //   -> smod
+		ctx.emit(cmpImm(is64, ax, 1))     // if AX == 1 goto +3 (+4 for ALU)
+		if is64 {
+			ctx.emit(bCond(condEQ, 5)) //   -> end (src was 0: dst unchanged)
+		} else {
+			ctx.emit(bCond(condEQ, 6)) //   -> w_dst = w_dst
+		}
+		ctx.emitA64MovI(false, dst, 0) // w_dst = 0 (src was -1)
+		ctx.emit(b(3))                 // goto +1
+		ctx.emit(op(is64, tmp1, dst, src))
+		ctx.emit(msub(is64, dst, dst, tmp1, src))
+		if !is64 {
+			ctx.emit(b(2))                 // goto +1
+			ctx.emit(mov(false, dst, dst)) // BPF_MOV32_REG(dst, dst)
+		}
+	}
+}

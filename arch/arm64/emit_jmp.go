@@ -1,0 +1,123 @@
+package arm64
+
+import "jitsim/core"
+
+// jmpCond maps a BPF jump operation (op >> 4) to the A64 condition
+// build_insn branches on after CMP (or TST for JSET).
+var jmpCond = [16]cond{
+	core.JEQ >> 4:  condEQ,
+	core.JGT >> 4:  condHI,
+	core.JGE >> 4:  condCS,
+	core.JSET >> 4: condNE,
+	core.JNE >> 4:  condNE,
+	core.JSGT >> 4: condGT,
+	core.JSGE >> 4: condGE,
+	core.JLT >> 4:  condCC,
+	core.JLE >> 4:  condLS,
+	core.JSLT >> 4: condLT,
+	core.JSLE >> 4: condLE,
+}
+
+// bpf2a64Offset is bpf2a64_offset: the distance in A64 instructions from
+// the branch, the last instruction of slot i, to the first of the target
+// slot. It reads offset[] as the current pass left it, so the sizing pass
+// computes garbage the kernel never writes either (offset[i+1] is still 0
+// there).
+func (ctx *jitCtx) bpf2a64Offset(i, off int) (int, error) {
+	t := i + 1 + off
+	if t < 0 || t > len(ctx.insns) {
+		return 0, ctx.errorf(i, "%s: jump to slot %d is outside its function (slots %d..%d)",
+			ctx.what(i), ctx.first+t, ctx.first, ctx.first+len(ctx.insns)-1)
+	}
+	return ctx.offset[t] - (ctx.offset[i+1] - 1), nil
+}
+
+// checkImm is check_imm(bits, imm): the kernel's range check before it
+// encodes a branch. It tests the magnitude against bits, not bits-1, so
+// offsets just past the signed field pass it and the encoder's
+// AARCH64_BREAK_FAULT stops them in validate_code instead.
+func (ctx *jitCtx) checkImm(i, bits, imm int) error {
+	if imm > 0 && imm>>bits != 0 || imm < 0 && ^imm>>bits != 0 {
+		return ctx.errorf(i, "%s: branch offset imm=%d(%#x) out of range for imm%d", ctx.what(i), imm, uint32(imm), bits)
+	}
+	return nil
+}
+
+// emitJump is build_insn's JMP and JMP32 cases.
+func (ctx *jitCtx) emitJump(i int, ins core.Insn) error {
+	is64 := ins.Class() == core.JMP
+	dst, src := bpf2a64[ins.Dst], bpf2a64[ins.Src]
+	op := ins.OpCode()
+	switch {
+	case op == core.JA:
+		// JMP|JA jumps by off, JMP32|JA (gotol) by imm.
+		off := int(ins.Off)
+		if !is64 {
+			off = int(ins.Imm)
+		}
+		jo, err := ctx.bpf2a64Offset(i, off)
+		if err != nil {
+			return err
+		}
+		if err := ctx.checkImm(i, 26, jo); err != nil {
+			return err
+		}
+		ctx.emit(b(jo))
+		return nil
+	case !is64 && (op == core.Call || op == core.Exit || op == core.TailCall):
+		return ctx.unsupported(i)
+	case op == core.Call:
+		return ctx.emitCallInsn(i, ins)
+	case op == core.TailCall:
+		if ctx.c.legacy {
+			return ctx.emitBpfTailCallLegacy(i)
+		}
+		ctx.emitBpfTailCall()
+		return nil
+	case op == core.Exit:
+		// The last instruction falls through into the epilogue.
+		if i == len(ctx.insns)-1 {
+			return nil
+		}
+		jo := ctx.epilogueOffset - ctx.idx
+		if err := ctx.checkImm(i, 26, jo); err != nil {
+			return err
+		}
+		ctx.emit(b(jo))
+		return nil
+	case op == core.JSET && ins.Source() == core.X:
+		ctx.emit(tst(is64, dst, src))
+	case op == core.JSET:
+		if w := tstImm(is64, dst, ins.Imm); w != breakFault {
+			ctx.emit(w)
+		} else {
+			ctx.emitA64MovI(is64, tmp1, ins.Imm)
+			ctx.emit(tst(is64, dst, tmp1))
+		}
+	case jmpCond[op>>4] == 0 && op != core.JEQ:
+		return ctx.unsupported(i)
+	case ins.Source() == core.X:
+		ctx.emit(cmp(is64, dst, src))
+	default:
+		imm := uint32(ins.Imm)
+		switch {
+		case isAddSubImm(imm):
+			ctx.emit(cmpImm(is64, dst, int(imm)))
+		case isAddSubImm(-imm):
+			ctx.emit(cmnImm(is64, dst, int(-imm)))
+		default:
+			ctx.emitA64MovI(is64, tmp1, ins.Imm)
+			ctx.emit(cmp(is64, dst, tmp1))
+		}
+	}
+	// emit_cond_jmp
+	jo, err := ctx.bpf2a64Offset(i, int(ins.Off))
+	if err != nil {
+		return err
+	}
+	if err := ctx.checkImm(i, 19, jo); err != nil {
+		return err
+	}
+	ctx.emit(bCond(jmpCond[op>>4], jo))
+	return nil
+}

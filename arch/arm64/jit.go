@@ -1,0 +1,420 @@
+package arm64
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"jitsim/core"
+	"jitsim/core/jit"
+	"jitsim/core/kabi"
+	"jitsim/core/mem"
+)
+
+// opName is the Op of every error this backend returns.
+const opName = "jit arm64"
+
+// Backend is the arm64 JIT as a jit.Backend.
+type Backend struct{}
+
+var _ jit.Backend = Backend{}
+
+// Arch names the image format, as jit.Image.Arch.
+func (Backend) Arch() string { return "arm64" }
+
+// Compile JITs p; see the package function.
+func (Backend) Compile(p *core.Program, opts jit.Options) (*jit.Image, error) {
+	return Compile(p, opts)
+}
+
+// compiler is one Compile call: the program, the options that stand for the
+// kernel's build configuration, and the image all functions are laid out
+// in (the kernel gives each subprogram its own bpf_prog_pack chunk; jitsim
+// puts them one after the other).
+type compiler struct {
+	prog   *core.Program
+	opts   jit.Options
+	legacy bool
+	base   uint64 // guest address of words[0]
+	// words is the whole image. Each function owns an allocation of the
+	// size its first pass measured plus the PLT target, as
+	// bpf_int_jit_compile allocates prog_size + PLT_TARGET_SIZE.
+	words []uint32
+	ctxs  []jitCtx
+	// prologueOffset is PROLOGUE_OFFSET for this configuration.
+	prologueOffset int
+	// outOffset is the legacy JIT's static out_offset: the length of the
+	// tail call sequence, fixed on first use and checked on every other.
+	outOffset int
+	// helperBase and stride describe the helper stubs for callx.
+	helperBase, stride uint64
+}
+
+// jitCtx is the kernel's struct jit_ctx for one function (one bpf_prog
+// after jit_subprogs() split the program).
+type jitCtx struct {
+	c     *compiler
+	fn    int         // index in prog.Funcs; 0 is the main program
+	insns []core.Insn // the function's slots (prog->insnsi)
+	first int         // slot index of insns[0] in the whole program
+	idx   int
+	// epilogueOffset is where the epilogue starts, for "b epilogue".
+	epilogueOffset int
+	// offset is ctx->offset[]: offset[i] is the A64 instruction index where
+	// slot i starts; offset[len] is the end of the body.
+	offset []int
+	// start is the function's first word in compiler.words and alloc its
+	// allocation, both set once the first pass has sized it; until then
+	// image is nil, as ctx->image and ctx->ro_image are in pass 1.
+	start, alloc int
+	image        []uint32
+	write        bool
+	overflow     bool
+	extraPass    bool
+	stackSize    int
+	// Fixed scheme: which callee-saved registers the function touches
+	// (find_used_callee_regs), and whether r10 is used at all.
+	usedCalleeReg   [6]reg
+	nrUsedCalleeReg int
+	fpUsed          bool
+	// Legacy: FP_BOTTOM's distance below r10 (find_fpb_offset).
+	fpbOffset int
+	// bodyIdx is where the body starts; firstIdx the size the first JIT
+	// produced, which the extra pass of a multi-function program may only
+	// shrink ("multi-func JIT bug").
+	bodyIdx, firstIdx int
+}
+
+// Compile JITs a verified, xlated program whose Funcs analysis has filled,
+// the way the kernel's arm64 JIT does (bpf_int_jit_compile, once per
+// function as jit_subprogs() drives it):
+//
+//  1. a sizing pass with no image, every call indirect;
+//  2. the function gets an allocation of that size plus the PLT target;
+//  3. a pass that fixes every instruction's position now that addresses
+//     are known (a call may become a one-word BL) without writing;
+//  4. a pass that writes the code with the branch offsets of step 3.
+//
+// A program with subprograms then has every function JITed again (the
+// extra pass) with the callees' addresses, so bpf-to-bpf calls become BL;
+// code may only shrink. The legacy scheme models the kernel before the
+// direct-call change (calls always indirect), where steps 3 and 4 give the
+// same layout as step 1, as its two-pass JIT did.
+//
+// Options: Scheme picks the tail call count scheme, BTI and PAC the
+// CONFIG_ARM64_BTI_KERNEL / CONFIG_ARM64_PTR_AUTH_KERNEL hints, LSE the
+// atomics; Base is the image's guest address (mem.Arm64CodeBase when 0);
+// HelperAddr places helpers.
+func Compile(p *core.Program, opts jit.Options) (*jit.Image, error) {
+	if err := checkFuncs(p); err != nil {
+		return nil, err
+	}
+	c := &compiler{
+		prog:      p,
+		opts:      opts,
+		legacy:    opts.Scheme == core.Legacy,
+		base:      opts.Base,
+		outOffset: -1,
+	}
+	if c.base == 0 {
+		c.base = mem.Arm64CodeBase
+	}
+	c.prologueOffset = 2 + 4
+	if c.legacy {
+		c.prologueOffset = 2 + 8
+	}
+	if opts.BTI {
+		c.prologueOffset++
+	}
+	if opts.PAC {
+		c.prologueOffset++
+	}
+	c.ctxs = make([]jitCtx, len(p.Funcs))
+	offsets := make([]int, len(p.Insns)+len(p.Funcs))
+	for k, f := range p.Funcs {
+		n := f.End - f.Start
+		c.ctxs[k] = jitCtx{
+			c:      c,
+			fn:     k,
+			insns:  p.Insns[f.Start:f.End],
+			first:  f.Start,
+			offset: offsets[: n+1 : n+1],
+		}
+		offsets = offsets[n+1:]
+	}
+	for k := range c.ctxs {
+		if err := c.ctxs[k].jit(false); err != nil {
+			return nil, err
+		}
+	}
+	if len(c.ctxs) > 1 {
+		for k := range c.ctxs {
+			if err := c.ctxs[k].jit(true); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c.image(), nil
+}
+
+// checkFuncs rejects a function table the JIT cannot walk: analysis must
+// have split the program into contiguous functions covering every slot.
+func checkFuncs(p *core.Program) error {
+	if len(p.Insns) == 0 {
+		return core.Errorf(core.NoInsn, opName, "%s: program has no instructions", p.Name)
+	}
+	if len(p.Funcs) == 0 {
+		return p.Errorf(0, opName, "program has no function table (core/analysis fills Program.Funcs)")
+	}
+	next := 0
+	for k, f := range p.Funcs {
+		if f.Start != next || f.End <= f.Start || f.End > len(p.Insns) {
+			return p.Errorf(f.Start, opName, "function %d covers slots [%d, %d), want it to start at %d and end by %d",
+				k, f.Start, f.End, next, len(p.Insns))
+		}
+		if f.StackDepth < 0 || f.StackDepth > kabi.MaxBPFStack {
+			return p.Errorf(f.Start, opName, "function %d: stack depth %d outside [0, %d]", k, f.StackDepth, kabi.MaxBPFStack)
+		}
+		next = f.End
+	}
+	if next != len(p.Insns) {
+		return p.Errorf(next, opName, "functions end at slot %d of %d", next, len(p.Insns))
+	}
+	return nil
+}
+
+// jit is bpf_int_jit_compile for one function; extraPass is the second
+// visit jit_subprogs() makes once every function has an address.
+func (ctx *jitCtx) jit(extraPass bool) error {
+	c := ctx.c
+	ctx.extraPass = extraPass
+	if !extraPass {
+		ctx.init()
+		// Pass 1: estimate the image size. The offsets start zeroed, as
+		// kvcalloc leaves them, so branches read garbage that is never
+		// written.
+		clear(ctx.offset)
+		ctx.image, ctx.write, ctx.idx = nil, false, 0
+		if err := ctx.buildPrologue(); err != nil {
+			return err
+		}
+		if err := ctx.buildBody(); err != nil {
+			return err
+		}
+		ctx.epilogueOffset = ctx.idx
+		ctx.buildEpilogue()
+		ctx.buildPLT()
+		// Allocate prog_size + PLT_TARGET_SIZE, filled with BRK as
+		// jit_fill_hole fills a fresh pack chunk. Functions start 8-byte
+		// aligned so the PLT target is aligned as build_plt intends.
+		ctx.start = (len(c.words) + 1) &^ 1
+		ctx.alloc = ctx.idx + 2
+		for len(c.words) < ctx.start+ctx.alloc {
+			c.words = append(c.words, breakFault)
+		}
+	}
+	ctx.image = c.words[ctx.start : ctx.start+ctx.alloc]
+
+	// Pass 2: determine each instruction's position and form now that
+	// addresses are known; only the prologue is written.
+	ctx.idx, ctx.write = 0, true
+	if err := ctx.buildPrologue(); err != nil {
+		return err
+	}
+	ctx.bodyIdx = ctx.idx
+	ctx.write = false
+	if err := ctx.buildBody(); err != nil {
+		return err
+	}
+	ctx.epilogueOffset = ctx.idx
+	ctx.idx, ctx.write = ctx.bodyIdx, true
+
+	// Pass 3: write the body with final jump offsets, then the epilogue.
+	if err := ctx.buildBody(); err != nil {
+		return err
+	}
+	if ctx.idx != ctx.epilogueOffset {
+		return ctx.errorf(-1, "body ends at instruction %d in the last pass, %d in the one before", ctx.idx, ctx.epilogueOffset)
+	}
+	ctx.buildEpilogue()
+	ctx.buildPLT()
+	if ctx.overflow {
+		return ctx.errorf(-1, "code outgrew its allocation (%d words)", ctx.alloc)
+	}
+	if err := ctx.validateCode(); err != nil {
+		return err
+	}
+	if extraPass && ctx.idx > ctx.firstIdx {
+		return ctx.errorf(-1, "multi-func JIT bug %d > %d", ctx.idx, ctx.firstIdx)
+	}
+	if !extraPass {
+		ctx.firstIdx = ctx.idx
+	}
+	return nil
+}
+
+// init computes what the kernel derives from the instructions before the
+// first pass: the callee-saved registers in use (fixed scheme) or the
+// FP_BOTTOM offset (legacy), and the stack size.
+func (ctx *jitCtx) init() {
+	if ctx.c.legacy {
+		ctx.fpbOffset = findFpbOffset(ctx.insns)
+	} else {
+		ctx.findUsedCalleeRegs()
+	}
+	// Stack must be multiples of 16B (build_prologue).
+	ctx.stackSize = (ctx.c.prog.Funcs[ctx.fn].StackDepth + 15) &^ 15
+}
+
+// emit is the kernel's emit(): write the word when this pass writes, and
+// always advance.
+func (ctx *jitCtx) emit(w uint32) {
+	if ctx.write {
+		if ctx.idx < len(ctx.image) {
+			ctx.image[ctx.idx] = w
+		} else {
+			ctx.overflow = true
+		}
+	}
+	ctx.idx++
+}
+
+// pc is the guest address of the instruction about to be emitted
+// (&ctx->ro_image[ctx->idx]).
+func (ctx *jitCtx) pc() uint64 { return ctx.c.base + 4*uint64(ctx.start+ctx.idx) }
+
+// funcAddr is bpf_func of function k, known once the first pass of k has
+// allocated it.
+func (c *compiler) funcAddr(k int) (uint64, bool) {
+	if c.ctxs[k].alloc == 0 {
+		return 0, false
+	}
+	return c.base + 4*uint64(c.ctxs[k].start), true
+}
+
+// buildBody is build_body: offset[i] is where slot i starts; an ld_imm64's
+// second slot starts where the first ends.
+func (ctx *jitCtx) buildBody() error {
+	n := len(ctx.insns)
+	i := 0
+	for ; i < n; i++ {
+		ctx.offset[i] = ctx.idx
+		wide, err := ctx.buildInsn(i)
+		if err != nil {
+			return err
+		}
+		if wide {
+			i++
+			ctx.offset[i] = ctx.idx
+		}
+	}
+	ctx.offset[n] = ctx.idx
+	return nil
+}
+
+// buildInsn is build_insn's dispatch; wide reports an ld_imm64, which
+// consumes two slots.
+func (ctx *jitCtx) buildInsn(i int) (wide bool, err error) {
+	ins := ctx.insns[i]
+	if ins.Dst >= core.NumRegs || ins.Src >= core.NumRegs {
+		return false, ctx.errorf(i, "%s: register out of range (dst %d, src %d)", ctx.what(i), ins.Dst, ins.Src)
+	}
+	switch ins.Class() {
+	case core.ALU, core.ALU64:
+		return false, ctx.emitALU(i, ins)
+	case core.LDX:
+		return false, ctx.emitLoad(i, ins)
+	case core.ST, core.STX:
+		if ins.IsAtomic() {
+			return false, ctx.emitAtomic(i, ins)
+		}
+		return false, ctx.emitStore(i, ins)
+	case core.JMP, core.JMP32:
+		return false, ctx.emitJump(i, ins)
+	case core.LD:
+		return ctx.emitLD(i, ins)
+	}
+	return false, ctx.unsupported(i)
+}
+
+// validateCode is validate_code: an encoder that got operands it cannot
+// encode returned AARCH64_BREAK_FAULT, and such an image is refused. The
+// error names the slot whose code holds the word.
+func (ctx *jitCtx) validateCode() error {
+	for w := 0; w < ctx.idx; w++ {
+		if ctx.image[w] != breakFault {
+			continue
+		}
+		slot := -1
+		if w >= ctx.bodyIdx && w < ctx.epilogueOffset {
+			for s := range ctx.insns {
+				if ctx.offset[s] <= w && w < ctx.offset[s+1] {
+					slot = s
+					break
+				}
+			}
+		}
+		where := "prologue"
+		switch {
+		case slot >= 0:
+			return ctx.errorf(slot, "%s: operands have no A64 encoding (instruction %d of the function is AARCH64_BREAK_FAULT)",
+				ctx.what(slot), w)
+		case w >= ctx.epilogueOffset:
+			where = "epilogue"
+		}
+		return ctx.errorf(-1, "%s: instruction %d is AARCH64_BREAK_FAULT", where, w)
+	}
+	return nil
+}
+
+// image assembles the jit.Image: the words as little-endian bytes, each
+// function's extent, and the slot offsets made image-relative.
+func (c *compiler) image() *jit.Image {
+	img := &jit.Image{
+		Arch:           "arm64",
+		Code:           make([]byte, 4*len(c.words)),
+		Base:           c.base,
+		Funcs:          make([]jit.Func, len(c.ctxs)),
+		InsnOffsets:    make([]int, len(c.prog.Insns)+1),
+		TailCallOffset: 4 * c.prologueOffset,
+	}
+	for i, w := range c.words {
+		binary.LittleEndian.PutUint32(img.Code[4*i:], w)
+	}
+	for k := range c.ctxs {
+		ctx := &c.ctxs[k]
+		img.Funcs[k] = jit.Func{
+			Name:      c.prog.Funcs[k].Name,
+			Start:     4 * ctx.start,
+			End:       4 * (ctx.start + ctx.idx),
+			BodyStart: 4 * (ctx.start + ctx.bodyIdx),
+		}
+		for s, o := range ctx.offset[:len(ctx.insns)] {
+			img.InsnOffsets[ctx.first+s] = 4 * (ctx.start + o)
+		}
+	}
+	last := &c.ctxs[len(c.ctxs)-1]
+	img.InsnOffsets[len(c.prog.Insns)] = 4 * (last.start + last.offset[len(last.insns)])
+	return img
+}
+
+// errorf builds the backend's error for slot i of this function (i < 0:
+// the function as a whole).
+func (ctx *jitCtx) errorf(i int, format string, args ...any) error {
+	slot := ctx.first + i
+	if i < 0 {
+		slot = ctx.first
+		format = "function %d: " + format
+		args = append([]any{ctx.fn}, args...)
+	}
+	return ctx.c.prog.Errorf(slot, opName, format, args...)
+}
+
+func (ctx *jitCtx) unsupported(i int) error {
+	return ctx.c.prog.Errorf(ctx.first+i, opName, "%s: %w", ctx.what(i), core.ErrUnsupported)
+}
+
+// what names slot i in errors, as the pseudo-C printer shows it, with the
+// opcode for the cases that printer cannot spell.
+func (ctx *jitCtx) what(i int) string {
+	return fmt.Sprintf("%s (opcode %#02x)", ctx.c.prog.Disasm(ctx.first+i), ctx.insns[i].Op)
+}

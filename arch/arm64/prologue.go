@@ -1,0 +1,255 @@
+package arm64
+
+import "jitsim/core"
+
+// buildPrologue is build_prologue for the scheme in use.
+func (ctx *jitCtx) buildPrologue() error {
+	if ctx.c.legacy {
+		return ctx.buildPrologueLegacy()
+	}
+	return ctx.buildPrologueFixed()
+}
+
+// buildPrologueFixed is build_prologue of the current JIT (tail_call_cnt_ptr,
+// callee-saved registers pushed only when used). Frame of a main program,
+// high to low:
+//
+//	x29, x30              <- x29
+//	0, caller's x26       tail_call_cnt; x26 = &tail_call_cnt
+//	                      (a subprogram pushes x26, x26 and keeps x26)
+//	                      <- PROLOGUE_OFFSET: tail calls enter here
+//	used x19..x22, x25    in pairs, an odd one with xzr
+//	                      <- x25 (r10), set only when r10 is used
+//	BPF stack             stack_size = round_up(stack_depth, 16)
+//	                      <- sp
+//
+// A tail call pops its own callee-saved registers and enters the target
+// after its frame record and count slot, so the target pushes its own set
+// and every program of the chain shares the entry program's count.
+func (ctx *jitCtx) buildPrologueFixed() error {
+	c := ctx.c
+	idx0 := ctx.idx
+	// A function may be entered by BL/BR (freplace) or BLR (emit_call):
+	// BTI JC admits both.
+	if c.opts.BTI {
+		ctx.emit(btiJC)
+	}
+	// The fentry trampoline's patch site: x9 keeps the return address,
+	// the NOP at POKE_OFFSET becomes "bl <trampoline>".
+	ctx.emit(mov(true, x9, lr))
+	ctx.emit(nop)
+	if c.opts.PAC {
+		ctx.emit(paciasp)
+	}
+	ctx.emit(push(fp, lr))
+	ctx.emit(mov(true, fp, sp))
+	ctx.prepareBpfTailCallCnt()
+	if ctx.fn == 0 {
+		if cur := ctx.idx - idx0; cur != c.prologueOffset {
+			return ctx.errorf(-1, "PROLOGUE_OFFSET = %d, expected %d!", cur, c.prologueOffset)
+		}
+		// BTI landing pad for the tail call, done with a BR.
+		if c.opts.BTI {
+			ctx.emit(btiJ)
+		}
+	}
+	ctx.pushCalleeRegs()
+	if ctx.fpUsed {
+		ctx.emit(mov(true, bpf2a64[core.R10], sp))
+	}
+	if ctx.stackSize != 0 {
+		ctx.emit(subImm(true, sp, sp, ctx.stackSize))
+	}
+	return nil
+}
+
+// prepareBpfTailCallCnt is prepare_bpf_tail_call_cnt: the main program
+// stores a zero count on its stack and points x26 at it (saving the
+// caller's x26 beside it); a subprogram pushes x26 twice, keeping the
+// frame shape and the pointer it inherited.
+func (ctx *jitCtx) prepareBpfTailCallCnt() {
+	if ctx.fn == 0 {
+		ctx.emit(push(zr, tcc))
+		ctx.emit(mov(true, tcc, sp))
+		return
+	}
+	ctx.emit(push(tcc, tcc))
+}
+
+// findUsedCalleeRegs is find_used_callee_regs: any mention of r6..r9 or r10
+// as dst or src, in the order x19, x20, x21, x22, x25.
+func (ctx *jitCtx) findUsedCalleeRegs() {
+	var used [core.NumRegs]bool
+	for _, ins := range ctx.insns {
+		if ins.Dst < core.NumRegs {
+			used[ins.Dst] = true
+		}
+		if ins.Src < core.NumRegs {
+			used[ins.Src] = true
+		}
+	}
+	ctx.fpUsed = used[core.R10]
+	ctx.nrUsedCalleeReg = 0
+	for _, r := range []core.Reg{core.R6, core.R7, core.R8, core.R9, core.R10} {
+		if used[r] {
+			ctx.usedCalleeReg[ctx.nrUsedCalleeReg] = bpf2a64[r]
+			ctx.nrUsedCalleeReg++
+		}
+	}
+}
+
+// pushCalleeRegs is push_callee_regs: pairs, the odd one out with xzr to
+// keep sp 16-byte aligned.
+func (ctx *jitCtx) pushCalleeRegs() {
+	n, regs := ctx.nrUsedCalleeReg, ctx.usedCalleeReg
+	i := 0
+	for ; i+1 < n; i += 2 {
+		ctx.emit(push(regs[i], regs[i+1]))
+	}
+	if i < n {
+		ctx.emit(push(regs[i], zr))
+	}
+}
+
+// popCalleeRegs is pop_callee_regs: pushCalleeRegs undone.
+func (ctx *jitCtx) popCalleeRegs() {
+	n, regs := ctx.nrUsedCalleeReg, ctx.usedCalleeReg
+	i := n - 1
+	if n%2 != 0 {
+		ctx.emit(pop(regs[i], zr))
+		i--
+	}
+	for ; i > 0; i -= 2 {
+		ctx.emit(pop(regs[i-1], regs[i]))
+	}
+}
+
+// buildPrologueLegacy is build_prologue as it was before the tailcall
+// hierarchy fix (Linux 6.11 and earlier): every callee-saved register the
+// JIT may use is pushed, the count itself lives in x26, and r10 accesses
+// go through FP_BOTTOM. Frame, high to low:
+//
+//	x29, x30      <- x29
+//	x19, x20
+//	x21, x22
+//	x25, x26      the caller's r10 and count
+//	x27, x28      <- x25 (r10)
+//	              main: x26 = 0, then PROLOGUE_OFFSET: tail calls enter
+//	              here, keeping the caller's pushes and its count in x26
+//	BPF stack     <- x27 = x25 - fpb_offset
+//	              <- sp
+//
+// A subprogram saves x26 with the rest and restores it on return, so tail
+// calls made inside it count on a copy the caller never sees: the bug
+// 66ff4d61dc12 fixed.
+func (ctx *jitCtx) buildPrologueLegacy() error {
+	c := ctx.c
+	idx0 := ctx.idx
+	if c.opts.BTI {
+		ctx.emit(btiJC)
+	}
+	ctx.emit(mov(true, x9, lr))
+	ctx.emit(nop)
+	if c.opts.PAC {
+		ctx.emit(paciasp)
+	}
+	ctx.emit(push(fp, lr))
+	ctx.emit(mov(true, fp, sp))
+	ctx.emit(push(x19, x20))
+	ctx.emit(push(x21, x22))
+	ctx.emit(push(x25, tcc))
+	ctx.emit(push(fpBottom, x28))
+	ctx.emit(mov(true, bpf2a64[core.R10], sp))
+	if ctx.fn == 0 {
+		// Initialize tail_call_cnt.
+		ctx.emit(movz(true, tcc, 0, 0))
+		if cur := ctx.idx - idx0; cur != c.prologueOffset {
+			return ctx.errorf(-1, "PROLOGUE_OFFSET = %d, expected %d!", cur, c.prologueOffset)
+		}
+		if c.opts.BTI {
+			ctx.emit(btiJ)
+		}
+	}
+	ctx.emit(subImm(true, fpBottom, bpf2a64[core.R10], ctx.fpbOffset))
+	ctx.emit(subImm(true, sp, sp, ctx.stackSize))
+	return nil
+}
+
+// findFpbOffset is the legacy JIT's find_fpb_offset: 0 when r10 may change
+// (it is the destination of a load, an ALU operation or a fetching atomic),
+// else the most negative offset used through r10 in ST/STX/LDX MEM,
+// negated and rounded down to 8.
+func findFpbOffset(insns []core.Insn) int {
+	offset := 0
+	for _, ins := range insns {
+		switch ins.Class() {
+		case core.ST, core.STX:
+			if ins.Class() == core.STX && ins.Mode() == core.ATOMIC && ins.Src == core.R10 {
+				switch ins.Imm {
+				case core.AtomicXchg, core.AtomicAdd | core.Fetch, core.AtomicAnd | core.Fetch,
+					core.AtomicXor | core.Fetch, core.AtomicOr | core.Fetch:
+					return 0
+				}
+			}
+			if ins.Mode() == core.MEM && ins.Dst == core.R10 && int(ins.Off) < offset {
+				offset = int(ins.Off)
+			}
+		case core.JMP, core.JMP32:
+		case core.LDX, core.LD:
+			if ins.Dst == core.R10 {
+				return 0
+			}
+			if ins.Class() == core.LDX && ins.Mode() == core.MEM && ins.Src == core.R10 && int(ins.Off) < offset {
+				offset = int(ins.Off)
+			}
+		default:
+			if ins.Dst == core.R10 {
+				return 0
+			}
+		}
+	}
+	return -offset &^ 7
+}
+
+// buildEpilogue is build_epilogue for the scheme in use.
+func (ctx *jitCtx) buildEpilogue() {
+	r0 := bpf2a64[core.R0]
+	if ctx.c.legacy {
+		ctx.emit(addImm(true, sp, sp, ctx.stackSize))
+		ctx.emit(pop(fpBottom, x28))
+		ctx.emit(pop(x25, tcc))
+		ctx.emit(pop(x21, x22))
+		ctx.emit(pop(x19, x20))
+	} else {
+		if ctx.stackSize != 0 {
+			ctx.emit(addImm(true, sp, sp, ctx.stackSize))
+		}
+		ctx.popCalleeRegs()
+		// Drop the count (or the copy of tcc_ptr) and restore the caller's
+		// x26.
+		ctx.emit(pop(zr, tcc))
+	}
+	ctx.emit(pop(fp, lr))
+	// Move the return value from r0 (x7) to x0.
+	ctx.emit(mov(true, x0, r0))
+	if ctx.c.opts.PAC {
+		ctx.emit(autiasp)
+	}
+	ctx.emit(ret(lr))
+}
+
+// buildPLT is build_plt: the long-jump slot an fentry trampoline out of
+// BL range is reached through, "ldr x10, target; br x10", its 8-byte
+// target aligned after it. The kernel points the target at dummy_tramp;
+// jitsim attaches no trampolines and leaves it 0.
+func (ctx *jitCtx) buildPLT() {
+	// PLT_TARGET_OFFSET / AARCH64_INSN_SIZE is 2.
+	if (ctx.idx+2)%2 != 0 {
+		ctx.emit(nop)
+	}
+	ctx.emit(ldrLit64(tmp1, 8))
+	ctx.emit(br(tmp1))
+	if ctx.write && ctx.idx+2 <= len(ctx.image) {
+		ctx.image[ctx.idx], ctx.image[ctx.idx+1] = 0, 0
+	}
+}
