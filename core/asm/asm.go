@@ -66,9 +66,9 @@ const (
 // allocates nothing.
 type fixup struct {
 	kind       uint8
-	slot       int
-	start, end int
-	pos        core.Pos
+	slot       int32
+	start, end int32 // the name in src
+	at         lineCol
 }
 
 // prog is a program being assembled.
@@ -82,9 +82,9 @@ type prog struct {
 }
 
 type labelDef struct {
-	slot int
-	pos  core.Pos
-	sym  int // index in Program.Symbols, -1 for local .L labels
+	slot int32
+	sym  int32 // index in Program.Symbols, -1 for local .L labels
+	at   lineCol
 }
 
 // parser holds the state of one ParseOpts call. Errors are sticky: the
@@ -95,21 +95,30 @@ type parser struct {
 	obj  *core.Object
 	err  *core.Error
 
-	// buf is the current line with comments blanked out, so columns and
-	// offsets into buf equal those in src.
+	// buf is the current line with comments cut off or blanked out, so
+	// columns and offsets into buf equal those in src. It may be src itself:
+	// never written.
 	buf     []byte
+	scratch []byte
 	lineOff int // offset of the line in src
 	lineNo  int
 	inBlock bool // inside a /* */ comment carried over from a previous line
 	i, end  int  // cursor and end of the current statement in buf
 
-	progs   []*prog
-	cur     *prog
-	progIdx map[string]int
-	mapIdx  map[string]int
-	fileFix []fileFixup // map names, helper names, .slot programs
-	slots   []pendingSlot
+	progs []*prog
+	cur   *prog
+	// insns and poss hold the slots of all programs; the current one
+	// starts at progStart.
+	insns     []core.Insn
+	lineCols  []lineCol
+	progStart int
+	progIdx   map[string]int
+	mapIdx    map[string]int
+	fileFix   []fileFixup // map names, helper names, .slot programs
+	slots     []pendingSlot
 }
+
+type lineCol struct{ line, col int32 }
 
 // fileFixup is resolved once the whole file is read.
 type fileFixup struct {
@@ -153,55 +162,47 @@ func (p *parser) run() {
 // selftests' inline asm relies on it). A line whose first non-blank
 // character is ';' is a comment, as llvm-objdump -S prints source lines.
 func (p *parser) parseLine(l []byte) {
-	p.buf = append(p.buf[:0], l...)
-	b := p.buf
-	first := true
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if p.inBlock {
-			if c == '*' && i+1 < len(b) && b[i+1] == '/' {
-				b[i], b[i+1] = ' ', ' '
-				i++
-				p.inBlock = false
-			} else {
-				b[i] = ' '
-			}
+	// b is the line itself, read-only, until a block comment must be
+	// blanked: then a copy in p.scratch. Line comments only shorten b.
+	b := l
+	i := 0
+	copied := false
+	if p.inBlock {
+		p.scratch = append(p.scratch[:0], b...)
+		b, copied = p.scratch, true
+		i = p.blankBlock(b, 0)
+	}
+	for i < len(b) && isBlank(b[i]) {
+		i++
+	}
+	if i < len(b) && b[i] == ';' {
+		b = b[:i]
+	}
+	for ; i < len(b); i++ {
+		// Most lines have none of '#', '/', so this loop is the whole scan.
+		if !commentStart[b[i]] {
 			continue
 		}
-		switch c {
-		case ' ', '\t', '\r', '\v', '\f':
-			b[i] = ' '
-			continue
-		case '#':
+		switch {
+		case b[i] == '#':
 			// "#" starts a comment at the start of a line or after a blank;
 			// bpftool's "call bpf_map_lookup_elem#1" keeps its "#".
-			if i == 0 || b[i-1] == ' ' || b[i-1] == ',' {
-				for j := i; j < len(b); j++ {
-					b[j] = ' '
-				}
-				i = len(b)
+			if i == 0 || isBlank(b[i-1]) || b[i-1] == ',' {
+				b = b[:i]
 			}
-		case ';':
-			if first {
-				for j := i; j < len(b); j++ {
-					b[j] = ' '
-				}
-				i = len(b)
+		case i+1 < len(b) && b[i+1] == '/':
+			b = b[:i]
+		case i+1 < len(b) && b[i+1] == '*':
+			if !copied {
+				p.scratch = append(p.scratch[:0], b...)
+				b, copied = p.scratch, true
 			}
-		case '/':
-			if i+1 < len(b) && b[i+1] == '/' {
-				for j := i; j < len(b); j++ {
-					b[j] = ' '
-				}
-				i = len(b)
-			} else if i+1 < len(b) && b[i+1] == '*' {
-				b[i], b[i+1] = ' ', ' '
-				i++
-				p.inBlock = true
-			}
+			b[i], b[i+1] = ' ', ' '
+			p.inBlock = true
+			i = p.blankBlock(b, i+2) - 1
 		}
-		first = false
 	}
+	p.buf = b
 	start := 0
 	for start <= len(b) && p.err == nil {
 		end := bytes.IndexByte(b[start:], ';')
@@ -214,6 +215,28 @@ func (p *parser) parseLine(l []byte) {
 		p.statement()
 		start = end + 1
 	}
+}
+
+// commentStart marks the bytes that may start a comment.
+var commentStart = [256]bool{'#': true, '/': true}
+
+// blankBlock blanks a /* comment in b from i (inside the comment) to its
+// */ or the end of the line, and returns the index after it.
+func (p *parser) blankBlock(b []byte, i int) int {
+	for ; i < len(b); i++ {
+		if b[i] == '*' && i+1 < len(b) && b[i+1] == '/' {
+			b[i], b[i+1] = ' ', ' '
+			p.inBlock = false
+			return i + 2
+		}
+		b[i] = ' '
+	}
+	return i
+}
+
+// posOf expands a compact position.
+func (p *parser) posOf(lc lineCol) core.Pos {
+	return core.Pos{File: p.opts.File, Line: int(lc.line), Col: int(lc.col), Insn: -1}
 }
 
 // pos returns the position of column offset i of the current line.
@@ -310,7 +333,7 @@ func (p *parser) listingPrefix() {
 		return
 	}
 	// objdump's hex bytes: two hex digits followed by a blank, 8 or 16 of them.
-	for p.i+2 < p.end && isHex(p.buf[p.i]) && isHex(p.buf[p.i+1]) && p.buf[p.i+2] == ' ' {
+	for p.i+2 < p.end && isHex(p.buf[p.i]) && isHex(p.buf[p.i+1]) && isBlank(p.buf[p.i+2]) {
 		p.i += 3
 		p.skipSpace()
 	}
@@ -360,30 +383,42 @@ func (p *parser) defineLabel(col int, name []byte, fn bool) {
 	}
 	pr := p.program()
 	if def, dup := pr.labels[string(name)]; dup {
-		p.errorAt(pos, "duplicate label %q (first defined at %v)", name, def.pos)
+		p.errorAt(pos, "duplicate label %q (first defined at %v)", name, p.posOf(def.at))
 		return
 	}
 	s := string(name)
-	def := labelDef{slot: len(pr.p.Insns), pos: pos, sym: -1}
+	def := labelDef{slot: int32(p.slot()), sym: -1, at: lineCol{int32(p.lineNo), int32(col + 1)}}
 	if len(s) < 2 || s[:2] != ".L" {
-		def.sym = len(pr.p.Symbols)
-		pr.p.Symbols = append(pr.p.Symbols, core.Symbol{Name: s, Insn: def.slot, Func: fn})
+		def.sym = int32(len(pr.p.Symbols))
+		pr.p.Symbols = append(pr.p.Symbols, core.Symbol{Name: s, Insn: int(def.slot), Func: fn})
 	}
 	pr.labels[s] = def
 }
 
-// emit appends one instruction slot at the position of column col.
+// slot returns the index the next instruction of the current program gets.
+func (p *parser) slot() int {
+	p.program()
+	return len(p.insns) - p.progStart
+}
+
+// emit appends one instruction slot at the position of column col. All
+// programs of a file share one backing array, sized from the line count up
+// front, so the parser neither regrows nor copies it; positions are kept
+// as line and column until the program ends (a core.Pos is 72 bytes).
 func (p *parser) emit(col int, ins core.Insn) int {
-	pr := p.program()
-	slot := len(pr.p.Insns)
+	slot := p.slot()
 	if slot >= core.MaxInsnSlots {
-		p.errorAt(p.pos(col), "program %s has more than %d instruction slots", pr.p.Name, core.MaxInsnSlots)
+		p.errorAt(p.pos(col), "program %s has more than %d instruction slots", p.cur.p.Name, core.MaxInsnSlots)
 		return slot
 	}
-	pos := p.pos(col)
-	pos.Insn = slot
-	pr.p.Insns = append(pr.p.Insns, ins)
-	pr.p.Pos = append(pr.p.Pos, pos)
+	if p.insns == nil {
+		n := bytes.Count(p.src, []byte{'\n'})
+		n += n/4 + 16 // ld_imm64 takes two slots
+		p.insns = make([]core.Insn, 0, n)
+		p.lineCols = make([]lineCol, 0, n)
+	}
+	p.insns = append(p.insns, ins)
+	p.lineCols = append(p.lineCols, lineCol{int32(p.lineNo), int32(col + 1)})
 	return slot
 }
 
@@ -398,7 +433,7 @@ func (p *parser) emitLdImm64(col int, dst core.Reg, src core.Reg, v uint64) int 
 
 // addFixup records a reference to name (buf[start:end]) from slot.
 func (p *parser) addFixup(kind uint8, slot, start, end int) {
-	f := fixup{kind: kind, slot: slot, start: p.lineOff + start, end: p.lineOff + end, pos: p.pos(start)}
+	f := fixup{kind: kind, slot: int32(slot), start: int32(p.lineOff + start), end: int32(p.lineOff + end), at: lineCol{int32(p.lineNo), int32(start + 1)}}
 	switch kind {
 	case fixMap, fixHelperName, fixHelperCheck:
 		p.fileFix = append(p.fileFix, fileFixup{fixup: f, prog: p.program()})
@@ -415,28 +450,43 @@ func (p *parser) endProg() {
 		return
 	}
 	p.cur = nil
+	n := len(p.insns)
+	if n > p.progStart {
+		pr.p.Insns = p.insns[p.progStart:n:n]
+		pos := make([]core.Pos, n-p.progStart)
+		file := p.opts.File
+		for i, lc := range p.lineCols[p.progStart:n] {
+			// Field by field: a whole-struct store of a Pos, with its three
+			// strings, takes the bulk write barrier while the GC marks.
+			q := &pos[i]
+			q.File = file
+			q.Line, q.Col, q.Insn = int(lc.line), int(lc.col), i
+		}
+		pr.p.Pos = pos
+	}
+	p.progStart = n
 	insns := pr.p.Insns
 	for _, f := range pr.fixups {
 		name := p.src[f.start:f.end]
 		def, ok := pr.labels[string(name)]
 		if !ok && string(name) == "exit" && pr.firstExit >= 0 {
-			def, ok = labelDef{slot: pr.firstExit, sym: -1}, true
+			def, ok = labelDef{slot: int32(pr.firstExit), sym: -1}, true
 		}
 		if !ok {
 			if f.kind == fixCall {
 				// Not a label: a helper by name, resolved with the file's
 				// final helper set.
-				p.fileFix = append(p.fileFix, fileFixup{fixup: fixup{kind: fixHelperName, slot: f.slot, start: f.start, end: f.end, pos: f.pos}, prog: pr})
+				p.fileFix = append(p.fileFix, fileFixup{fixup: fixup{kind: fixHelperName, slot: f.slot, start: f.start, end: f.end, at: f.at}, prog: pr})
 				continue
 			}
-			p.errorAt(f.pos, "unknown label %q", name)
+			p.errorAt(p.posOf(f.at), "unknown label %q", name)
 			return
 		}
-		rel := def.slot - (f.slot + 1)
+		rel := int(def.slot) - int(f.slot+1)
 		switch f.kind {
 		case fixJump:
 			if rel < -32768 || rel > 32767 {
-				p.errorAt(f.pos, "jump to %s is %d slots away, more than a 16-bit offset holds (use gotol)", name, rel)
+				p.errorAt(p.posOf(f.at), "jump to %s is %d slots away, more than a 16-bit offset holds (use gotol)", name, rel)
 				return
 			}
 			insns[f.slot].Off = int16(rel)
@@ -467,7 +517,7 @@ func (p *parser) resolveFile() {
 				}
 			}
 			if !ok {
-				p.errorAt(f.pos, "unknown map %q", name)
+				p.errorAt(p.posOf(f.at), "unknown map %q", name)
 				return
 			}
 			ins.Imm = int32(idx)
@@ -476,13 +526,13 @@ func (p *parser) resolveFile() {
 				continue
 			}
 			if id, ok := p.obj.Helpers.HelperID(string(name)); ok && id != ins.Imm {
-				p.errorAt(f.pos, "helper %s is id %d in the %s helper set, not %d", name, id, p.obj.Helpers, ins.Imm)
+				p.errorAt(p.posOf(f.at), "helper %s is id %d in the %s helper set, not %d", name, id, p.obj.Helpers, ins.Imm)
 				return
 			}
 		case fixHelperName:
 			id, ok := p.obj.Helpers.HelperID(string(name))
 			if !ok {
-				p.errorAt(f.pos, "unknown label or %s helper %q", p.obj.Helpers, name)
+				p.errorAt(p.posOf(f.at), "unknown label or %s helper %q", p.obj.Helpers, name)
 				return
 			}
 			ins.Src, ins.Imm = core.CallHelper, id

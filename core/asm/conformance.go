@@ -199,14 +199,14 @@ func (p *parser) conformance(col int, name []byte, m mnemonic) {
 		p.within(spans[0], func() { ins.Src, _ = p.reg(regR) })
 		p.within(spans[1], func() { ins.Imm = p.imm32() })
 	case mJa, mJa32:
-		slot := len(p.program().p.Insns)
+		slot := p.slot()
 		kind := uint8(fixJump)
 		if m.kind == mJa32 {
 			kind = fixJumpImm
 		}
 		p.within(spans[0], func() { p.target(slot, kind, &ins, false) })
 	case mJcc:
-		slot := len(p.program().p.Insns)
+		slot := p.slot()
 		p.within(spans[0], func() { ins.Dst, _ = p.reg(regR) })
 		p.within(spans[1], func() {
 			p.regOrImm(&ins, regR)
@@ -245,7 +245,7 @@ func (p *parser) memConformance() (core.Reg, int16) {
 // handled here too, since both syntaxes spell the mnemonic "call".
 func (p *parser) callConformance(col int) {
 	ins := core.Insn{Op: core.JMP | core.Call}
-	slot := len(p.program().p.Insns)
+	slot := p.slot()
 	switch {
 	case p.acceptWord("local"):
 		p.target(slot, fixCallOnly, &ins, true)

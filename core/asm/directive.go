@@ -33,7 +33,7 @@ var mapTypes = []struct {
 func (p *parser) field() []byte {
 	p.skipSpace()
 	start := p.i
-	for p.i < p.end && p.buf[p.i] != ' ' {
+	for p.i < p.end && !isBlank(p.buf[p.i]) {
 		p.i++
 	}
 	return p.buf[start:p.i]
@@ -344,7 +344,7 @@ func (p *parser) rawDirective(col int) {
 	var b [core.InsnSize]byte
 	for n := range b {
 		p.skipSpace()
-		if p.i+1 >= p.end || !isHex(p.buf[p.i]) || !isHex(p.buf[p.i+1]) || p.i+2 < p.end && p.buf[p.i+2] != ' ' {
+		if p.i+1 >= p.end || !isHex(p.buf[p.i]) || !isHex(p.buf[p.i+1]) || p.i+2 < p.end && !isBlank(p.buf[p.i+2]) {
 			p.errorf("expected 8 bytes as two hex digits each after .raw, found %s", p.found())
 			return
 		}

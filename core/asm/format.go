@@ -113,18 +113,24 @@ func progTypeName(t core.ProgType) string {
 
 func appendProg(b []byte, obj *core.Object, p *core.Program) []byte {
 	n := len(p.Insns)
-	// second marks the second slots of ld_imm64s: no line, so no label,
-	// can stand there.
-	second := make([]bool, n+1)
-	for i := 0; i < n; i++ {
-		if p.Insns[i].IsLdImm64() && i+1 < n {
-			second[i+1] = true
-			i++
-		}
-	}
 	syms := make(map[int][]core.Symbol)
 	for _, s := range p.Symbols {
 		syms[s.Insn] = append(syms[s.Insn], s)
+	}
+	// second marks the second slots of ld_imm64s printed as one line: no
+	// label can stand there. An ld_imm64 with a symbol on its second slot
+	// (only .raw input makes one) prints as two .raw lines instead.
+	second := make([]bool, n+1)
+	split := make(map[int]bool)
+	for i := 0; i < n; i++ {
+		if p.Insns[i].IsLdImm64() && i+1 < n {
+			if len(syms[i+1]) > 0 {
+				split[i] = true
+			} else {
+				second[i+1] = true
+			}
+			i++
+		}
 	}
 	labelable := func(t int) bool { return t >= 0 && t <= n && !second[t] }
 	// local marks targets that need an invented .L label: no symbol, or (for
@@ -188,24 +194,20 @@ func appendProg(b []byte, obj *core.Object, p *core.Program) []byte {
 	for i := 0; i < n; i++ {
 		b = labels(b, i)
 		b = append(b, '\t')
-		b = core.AppendInsn(b, obj, p, i, f)
+		start := len(b)
+		if split[i] {
+			// A one-slot program: its ld_imm64 has no second slot, so it prints raw.
+			b = core.AppendInsn(b, obj, &core.Program{Insns: p.Insns[i : i+1]}, 0, f)
+		} else {
+			b = core.AppendInsn(b, obj, p, i, f)
+		}
+		raw := string(b[start:min(start+4, len(b))]) == ".raw"
 		b = append(b, '\n')
-		if p.Insns[i].IsLdImm64() && i+1 < n && !rawText(b) {
+		if p.Insns[i].IsLdImm64() && i+1 < n && !raw {
 			i++
 		}
 	}
 	return labels(b, n)
-}
-
-// rawText reports whether the line just appended is a .raw slot: an
-// ld_imm64 printed raw leaves its second slot to a .raw line of its own.
-func rawText(b []byte) bool {
-	i := len(b) - 2
-	for i >= 0 && b[i] != '\n' {
-		i--
-	}
-	line := b[i+1:]
-	return len(line) > 5 && string(line[:5]) == "\t.raw"
 }
 
 func funcSym(s []core.Symbol) string {

@@ -113,6 +113,8 @@ func TestRoundTripRaw(t *testing.T) {
 		Symbols: []core.Symbol{{Name: "tail", Insn: 10}},
 	}}}
 	roundTrip(t, "raw", obj)
+	// A label between the two halves of an ld_imm64: only .raw can say it.
+	roundTrip(t, "split", mustParse(t, ".raw 18 01 00 00 05 00 00 00\nmid:\n.raw 00 00 00 00 06 00 00 00\ngoto mid"))
 }
 
 // TestFormatText pins the printed form of a small object.

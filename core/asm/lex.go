@@ -17,8 +17,11 @@ func isIdentByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_' || c == '.' || c == '$'
 }
 
+// isBlank: space, tab, and \v \f \r (a CRLF line keeps its \r).
+func isBlank(c byte) bool { return c == ' ' || c-'\t' <= '\r'-'\t' }
+
 func (p *parser) skipSpace() {
-	for p.i < p.end && p.buf[p.i] == ' ' {
+	for p.i < p.end && isBlank(p.buf[p.i]) {
 		p.i++
 	}
 }

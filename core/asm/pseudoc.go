@@ -12,11 +12,13 @@ import (
 
 // aluOps are the compound assignments, longest first so that "s>>=" is not
 // read as "s" and ">>=".
-var aluOps = []struct {
+type aluOp struct {
 	text string
 	op   uint8
 	off  int16
-}{
+}
+
+var aluOps = []aluOp{
 	{"s>>=", core.Arsh, 0}, {"<<=", core.Lsh, 0}, {">>=", core.Rsh, 0},
 	{"s/=", core.Div, 1}, {"s%=", core.Mod, 1},
 	{"+=", core.Add, 0}, {"-=", core.Sub, 0}, {"*=", core.Mul, 0}, {"/=", core.Div, 0},
@@ -24,11 +26,28 @@ var aluOps = []struct {
 	{"=", core.Mov, 0},
 }
 
+// byFirst indexes operator tables by their first byte, so matching one
+// compares at most three candidates.
+func byFirst[T any](ops []T, text func(T) string) (t [256][]T) {
+	for _, o := range ops {
+		c := text(o)[0]
+		t[c] = append(t[c], o)
+	}
+	return t
+}
+
+var (
+	aluOpsByFirst = byFirst(aluOps, func(o aluOp) string { return o.text })
+	jmpOpsByFirst = byFirst(jmpOps, func(o jmpOp) string { return o.text })
+)
+
 // jmpOps are the conditions of "if", longest first.
-var jmpOps = []struct {
+type jmpOp struct {
 	text string
 	op   uint8
-}{
+}
+
+var jmpOps = []jmpOp{
 	{"s>=", core.JSGE}, {"s<=", core.JSLE}, {"s>", core.JSGT}, {"s<", core.JSLT},
 	{"==", core.JEQ}, {"!=", core.JNE}, {">=", core.JGE}, {"<=", core.JLE},
 	{">", core.JGT}, {"<", core.JLT}, {"&", core.JSET},
@@ -45,7 +64,7 @@ func (p *parser) instruction(col int, w []byte) {
 		p.cond(col)
 		return
 	case "goto", "gotol", "may_goto":
-		slot := len(p.program().p.Insns)
+		slot := p.slot()
 		ins := core.Insn{Op: core.JMP | core.JA}
 		kind := uint8(fixJump)
 		switch string(w) {
@@ -85,7 +104,7 @@ func (p *parser) instruction(col int, w []byte) {
 func (p *parser) exit(col int) {
 	pr := p.program()
 	if pr.firstExit < 0 {
-		pr.firstExit = len(pr.p.Insns)
+		pr.firstExit = p.slot()
 	}
 	p.emit(col, core.Insn{Op: core.JMP | core.Exit})
 }
@@ -138,7 +157,7 @@ func (p *parser) assign(col int, dst core.Reg, kind byte) {
 	var op uint8
 	var off int16
 	found := false
-	for _, o := range aluOps {
+	for _, o := range aluOpsByFirst[p.peek()] {
 		if p.acceptStr(o.text) {
 			op, off, found = o.op, o.off, true
 			break
@@ -156,7 +175,7 @@ func (p *parser) assign(col int, dst core.Reg, kind byte) {
 		return
 	}
 	switch c := p.peek(); {
-	case c == '-' && p.i+1 < p.end && !isDigit(p.buf[p.i+1]) && p.buf[p.i+1] != ' ':
+	case c == '-' && p.i+1 < p.end && !isDigit(p.buf[p.i+1]) && !isBlank(p.buf[p.i+1]):
 		// "r1 = -r1": neg.
 		p.i++
 		at := p.here()
@@ -288,7 +307,7 @@ func (p *parser) ldImm64(col int, dst core.Reg, ll bool) {
 	}
 	p.skipSpace()
 	start := p.i
-	for p.i < p.end && p.buf[p.i] != ']' && p.buf[p.i] != ' ' {
+	for p.i < p.end && p.buf[p.i] != ']' && !isBlank(p.buf[p.i]) {
 		p.i++
 	}
 	end := p.i
@@ -586,7 +605,7 @@ func (p *parser) cond(col int) {
 	p.skipSpace()
 	ins := core.Insn{Dst: dst}
 	found := false
-	for _, o := range jmpOps {
+	for _, o := range jmpOpsByFirst[p.peek()] {
 		if p.acceptStr(o.text) {
 			ins.Op, found = cls|o.op, true
 			break
@@ -601,7 +620,7 @@ func (p *parser) cond(col int) {
 		p.errorf("expected goto, found %s", p.found())
 		return
 	}
-	p.target(len(p.program().p.Insns), fixJump, &ins, false)
+	p.target(p.slot(), fixJump, &ins, false)
 	p.emit(col, ins)
 }
 
