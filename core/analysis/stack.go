@@ -135,6 +135,12 @@ func (s *state) clone() *state {
 	return t
 }
 
+// copyFrom makes s a copy of o, reusing s's spill storage.
+func (s *state) copyFrom(o *state) {
+	s.regs = o.regs
+	s.spills = append(s.spills[:0], o.spills...)
+}
+
 func (s *state) spillAt(off int64) val {
 	for _, sp := range s.spills {
 		if sp.off == off {
@@ -160,9 +166,12 @@ func (s *state) joinFrom(o *state, widen bool) bool {
 			changed = true
 		}
 	}
+	if len(s.spills) == 0 && len(o.spills) == 0 {
+		return changed
+	}
 	// A slot missing on one side holds an unknown there; join keeps
 	// pointers (see join), so a spilled pointer is never forgotten.
-	var out []spill
+	out := make([]spill, 0, len(s.spills)+len(o.spills))
 	i, j := 0, 0
 	for i < len(s.spills) || j < len(o.spills) {
 		var off int64
@@ -312,32 +321,34 @@ func (a *frameAnalysis) run() error {
 	blocks[0].in = entry
 	blocks[0].dirty = true
 
+	// A worklist ordered by block index: forward code converges in one
+	// pass, and a change that flows back along a loop costs only the blocks
+	// it reaches, never a rescan of the function.
 	var succ [2]int
-	for changed := true; changed; {
-		changed = false
-		for b := range blocks {
-			blk := &blocks[b]
-			if !blk.dirty {
-				continue
+	s := &state{}
+	work := blockHeap{0}
+	for len(work) > 0 {
+		b := work.pop()
+		blk := &blocks[b]
+		blk.dirty = false
+		blk.visits++
+		s.copyFrom(blk.in)
+		ns, err := a.block(s, blk, succ[:0])
+		if err != nil {
+			return err
+		}
+		for _, t := range ns {
+			tb := &blocks[blockAt[t-f.Start]]
+			changed := false
+			if tb.in == nil {
+				tb.in = s.clone()
+				changed = true
+			} else {
+				changed = tb.in.joinFrom(s, tb.visits > widenAfter)
 			}
-			blk.dirty = false
-			blk.visits++
-			s := blk.in.clone()
-			ns, err := a.block(s, blk, succ[:0])
-			if err != nil {
-				return err
-			}
-			for _, t := range ns {
-				tb := &blocks[blockAt[t-f.Start]]
-				if tb.in == nil {
-					tb.in = s.clone()
-					tb.dirty = true
-				} else if tb.in.joinFrom(s, tb.visits > widenAfter) {
-					tb.dirty = true
-				}
-				if tb.dirty && int(blockAt[t-f.Start]) <= b {
-					changed = true // a back edge: sweep again
-				}
+			if changed && !tb.dirty {
+				tb.dirty = true
+				work.push(blockAt[t-f.Start])
 			}
 		}
 	}
@@ -348,11 +359,52 @@ func (a *frameAnalysis) run() error {
 		if blocks[b].in == nil {
 			continue // no path reaches it (the kernel never visits it either)
 		}
-		if _, err := a.block(blocks[b].in.clone(), &blocks[b], succ[:0]); err != nil {
+		s.copyFrom(blocks[b].in)
+		if _, err := a.block(s, &blocks[b], succ[:0]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// blockHeap is a min-heap of block indices.
+type blockHeap []int32
+
+func (h *blockHeap) push(b int32) {
+	*h = append(*h, b)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		p := (i - 1) / 2
+		if q[p] <= q[i] {
+			break
+		}
+		q[p], q[i] = q[i], q[p]
+		i = p
+	}
+}
+
+func (h *blockHeap) pop() int32 {
+	q := *h
+	top := q[0]
+	last := len(q) - 1
+	q[0] = q[last]
+	q = q[:last]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < len(q) && q[l] < q[m] {
+			m = l
+		}
+		if r := l + 1; r < len(q) && q[r] < q[m] {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		q[m], q[i] = q[i], q[m]
+		i = m
+	}
+	*h = q
+	return top
 }
 
 // block runs the block's instructions on s and returns the successors.
