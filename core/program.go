@@ -66,13 +66,18 @@ type Func struct {
 	Name       string
 	Start, End int // slots [Start, End)
 	// StackDepth is the verifier's stack_depth: bytes below r10 used,
-	// rounded up to 8 as the kernel rounds it.
+	// rounded up to 8 as the kernel rounds it (grow_stack_state, 6.8+).
+	// core/analysis gives 512 when an access has no provable lower bound.
 	StackDepth int
 	// CalleeSaved[i] is set when the function uses r6+i (r6..r9).
 	CalleeSaved [4]bool
-	// TailCallReachable: a tail call can run in this frame or one it calls
-	// (the kernel's prog->aux->tail_call_reachable, which the kernel sets on
-	// every function of a program that has one tail call anywhere).
+	// TailCallReachable is the kernel's tail_call_reachable (the main
+	// function's is prog->aux's, a subprogram's its func[i]->aux's): set on
+	// a function that tail-calls, and by check_max_stack_depth's walk on the
+	// callers above a tail-calling subprogram and on every caller the walk
+	// passes after first meeting one. The JITs keep the tail call count
+	// across this function's calls when it is set. core/analysis documents
+	// the exact rule.
 	TailCallReachable bool
 	// HasTailCall: the function itself holds a tail call.
 	HasTailCall bool
