@@ -70,7 +70,10 @@ func (e *Engine) exec(st *state, r *regs) (uint64, error) {
 // pc, not started, with cnt 0 and slow false) or until an instruction
 // needs step (it returns that instruction's pc, already counted, and slow
 // true). It calls no function.
-func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt uint64) (int, uint64, bool) {
+func fast(st *state, ins []dinsn, rp *regs, stk *[mem.StackSize]byte, pc int, cnt uint64) (int, uint64, bool) {
+	// A local copy: the compiler then addresses registers off the stack
+	// pointer with no nil check per access.
+	r := *rp
 	wb, w := st.winBase, st.win
 	for cnt != 0 {
 		cnt--
@@ -465,6 +468,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			} else if o := a - wb; o < uint64(len(w)) {
 				r[d.dst&15] = uint64(w[o])
 			} else {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 		case opLdxH:
@@ -474,6 +478,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			} else if o := a - wb; o < uint64(len(w)) && o+2 <= uint64(len(w)) {
 				r[d.dst&15] = uint64(binary.LittleEndian.Uint16(w[o:]))
 			} else {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 		case opLdxW:
@@ -483,6 +488,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			} else if o := a - wb; o < uint64(len(w)) && o+4 <= uint64(len(w)) {
 				r[d.dst&15] = uint64(binary.LittleEndian.Uint32(w[o:]))
 			} else {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 		case opLdxDW:
@@ -492,6 +498,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			} else if o := a - wb; o < uint64(len(w)) && o+8 <= uint64(len(w)) {
 				r[d.dst&15] = binary.LittleEndian.Uint64(w[o:])
 			} else {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 		case opStxB:
@@ -501,6 +508,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			} else if o := a - wb; o < uint64(len(w)) {
 				w[o] = byte(r[d.src&15])
 			} else {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 		case opStxH:
@@ -510,6 +518,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			} else if o := a - wb; o < uint64(len(w)) && o+2 <= uint64(len(w)) {
 				binary.LittleEndian.PutUint16(w[o:], uint16(r[d.src&15]))
 			} else {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 		case opStxW:
@@ -519,6 +528,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			} else if o := a - wb; o < uint64(len(w)) && o+4 <= uint64(len(w)) {
 				binary.LittleEndian.PutUint32(w[o:], uint32(r[d.src&15]))
 			} else {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 		case opStxDW:
@@ -528,6 +538,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			} else if o := a - wb; o < uint64(len(w)) && o+8 <= uint64(len(w)) {
 				binary.LittleEndian.PutUint64(w[o:], r[d.src&15])
 			} else {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 		case opStB:
@@ -537,6 +548,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			} else if o := a - wb; o < uint64(len(w)) {
 				w[o] = byte(d.imm)
 			} else {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 		case opStH:
@@ -546,6 +558,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			} else if o := a - wb; o < uint64(len(w)) && o+2 <= uint64(len(w)) {
 				binary.LittleEndian.PutUint16(w[o:], uint16(d.imm))
 			} else {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 		case opStW:
@@ -555,6 +568,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			} else if o := a - wb; o < uint64(len(w)) && o+4 <= uint64(len(w)) {
 				binary.LittleEndian.PutUint32(w[o:], uint32(d.imm))
 			} else {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 		case opStDW:
@@ -564,11 +578,13 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			} else if o := a - wb; o < uint64(len(w)) && o+8 <= uint64(len(w)) {
 				binary.LittleEndian.PutUint64(w[o:], d.imm)
 			} else {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 
 		case opCallFunc:
 			if st.depth == len(st.frames) {
+				*rp = r
 				return pc - 1, cnt, true // step reports the depth
 			}
 			f := &st.frames[st.depth]
@@ -583,6 +599,7 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 			pc = int(d.x)
 		case opExit:
 			if st.depth == 0 {
+				*rp = r
 				return pc - 1, cnt, true
 			}
 			st.depth--
@@ -597,9 +614,11 @@ func fast(st *state, ins []dinsn, r *regs, stk *[mem.StackSize]byte, pc int, cnt
 		default:
 			// Sign-extending loads, atomics, helper calls and the error
 			// cases.
+			*rp = r
 			return pc - 1, cnt, true
 		}
 	}
+	*rp = r
 	return pc, 0, false
 }
 
