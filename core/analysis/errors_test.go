@@ -299,3 +299,82 @@ func TestCheckProgramsInOrder(t *testing.T) {
 		t.Errorf("helper set 7: err = %v", err)
 	}
 }
+
+// TestValidForms: every instruction form of RFC 9669 (v1-v4) passes, each
+// in a two-slot program; memory goes through r1 so no stack rule applies.
+func TestValidForms(t *testing.T) {
+	var forms []core.Insn
+	for _, class := range []uint8{core.ALU, core.ALU64} {
+		for _, op := range []uint8{core.Add, core.Sub, core.Mul, core.Div, core.Or, core.And, core.Lsh, core.Rsh, core.Mod, core.Xor, core.Mov, core.Arsh} {
+			forms = append(forms, ins(class|op|core.K, 2, 0, 0, 3), ins(class|op|core.X, 2, 3, 0, 0))
+		}
+		forms = append(forms,
+			ins(class|core.Div|core.K, 2, 0, 1, -3), ins(class|core.Div|core.X, 2, 3, 1, 0), // sdiv
+			ins(class|core.Mod|core.K, 2, 0, 1, -3), ins(class|core.Mod|core.X, 2, 3, 1, 0), // smod
+			ins(class|core.Div|core.K, 2, 0, 0, 0), // by a constant zero: the conformance suite runs it
+			ins(class|core.Lsh|core.K, 2, 0, 0, 99), // a shift past the width: likewise
+			ins(class|core.Neg|core.K, 2, 0, 0, 0),
+			ins(class|core.Mov|core.X, 2, 3, 8, 0), ins(class|core.Mov|core.X, 2, 3, 16, 0), // movsx
+			ins(class|core.Mov|core.X, 2, core.R10, 0, 0))
+		for _, imm := range []int32{16, 32, 64} {
+			forms = append(forms, ins(class|core.End|core.K, 2, 0, 0, imm))
+			if class == core.ALU {
+				forms = append(forms, ins(class|core.End|core.X, 2, 0, 0, imm)) // be
+			}
+		}
+	}
+	forms = append(forms, ins(core.ALU64|core.Mov|core.X, 2, 3, 32, 0))
+	for _, class := range []uint8{core.JMP, core.JMP32} {
+		for _, op := range []uint8{core.JEQ, core.JGT, core.JGE, core.JSET, core.JNE, core.JSGT, core.JSGE, core.JLT, core.JLE, core.JSLT, core.JSLE} {
+			forms = append(forms, ins(class|op|core.K, 2, 0, 0, -7), ins(class|op|core.X, 2, core.R10, 0, 0))
+		}
+	}
+	forms = append(forms, ins(core.JMP|core.JA, 0, 0, 0, 0), ins(core.JMP32|core.JA, 0, 0, 0, 0))
+	for _, size := range []uint8{core.B, core.H, core.W, core.DW} {
+		forms = append(forms, ins(core.LDX|core.MEM|size, 2, 1, -3, 0), ins(core.ST|core.MEM|size, 1, 0, 5, -1), ins(core.STX|core.MEM|size, 1, 2, 7, 0))
+		if size != core.DW {
+			forms = append(forms, ins(core.LDX|core.MEMSX|size, 2, 1, 0, 0))
+		}
+	}
+	for _, size := range []uint8{core.W, core.DW} {
+		for _, op := range []int32{core.AtomicAdd, core.AtomicOr, core.AtomicAnd, core.AtomicXor} {
+			forms = append(forms, ins(core.STX|core.ATOMIC|size, 1, 2, 0, op), ins(core.STX|core.ATOMIC|size, 1, 2, 0, op|core.Fetch))
+		}
+		forms = append(forms, ins(core.STX|core.ATOMIC|size, 1, 2, 0, core.AtomicXchg), ins(core.STX|core.ATOMIC|size, 1, core.R10, 0, core.AtomicCmpXchg))
+	}
+	forms = append(forms, helper(5), ins(core.JMP|core.TailCall, 0, 0, 0, 3))
+	for _, form := range forms {
+		t.Run(insnName(form), func(t *testing.T) {
+			p := &core.Program{Name: "p", Insns: []core.Insn{form, exit}}
+			if err := analysis.Check(&core.Object{Progs: []*core.Program{p}}); err != nil {
+				t.Errorf("%s: %v", form.Raw(), err)
+			}
+		})
+	}
+	// The forms that need more than one slot, a helper set or a program type.
+	for _, tc := range []struct {
+		name    string
+		typ     core.ProgType
+		helpers core.HelperSet
+		insns   []core.Insn
+	}{
+		{"ld_imm64", 0, 0, cat(ld64(2, 0, 1<<40), exit)},
+		{"ld_imm64 map", 0, 0, cat(ld64(2, core.PseudoMapFD, mapH), exit)},
+		{"ld_imm64 map value", 0, 0, cat(ld64(2, core.PseudoMapValue, 15<<32|mapOne), exit)},
+		{"ldabs", core.ProgTypeSocketFilter, 0, cat(ins(core.LD|core.ABS|core.H, 0, 0, 0, 12), exit)},
+		{"ldind", core.ProgTypeSchedAct, 0, cat(ins(core.LD|core.IND|core.B, 0, 3, 0, 1), exit)},
+		{"call helper by kernel id", 0, 0, cat(helper(6), exit)},
+		{"call local", 0, 0, cat(call(1), exit, exit)},
+		{"callx", 0, core.HelpersConformance, cat(ins(core.JMP|core.Call|core.X, 2, 0, 0, 0), exit)},
+		{"call conformance helper 0", 0, core.HelpersConformance, cat(helper(0), exit)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &core.Program{Name: "p", Type: tc.typ, Insns: tc.insns}
+			if err := analysis.Check(&core.Object{Progs: []*core.Program{p}, Maps: testMaps, Helpers: tc.helpers}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func insnName(i core.Insn) string { return i.Raw() }
