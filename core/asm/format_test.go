@@ -181,3 +181,32 @@ func TestListingParses(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsExample keeps docs/asm.md honest: its example assembles (it is
+// testdata/docs_example.s, so it also round-trips) and lists as shown.
+func TestDocsExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/asm.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("testdata/docs_example.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), string(src)) {
+		t.Fatal("testdata/docs_example.s is not the example of docs/asm.md")
+	}
+	obj := mustParse(t, string(src))
+	var b strings.Builder
+	core.WriteXlated(&b, obj, obj.Progs[0], false)
+	const marker = "`core.WriteXlated` lists one program as bpftool does:\n\n```\n"
+	i := strings.Index(string(doc), marker)
+	if i < 0 {
+		t.Fatal("docs/asm.md lost its listing example")
+	}
+	listing := string(doc)[i+len(marker):]
+	listing = listing[:strings.Index(listing, "```")]
+	if !strings.HasPrefix(b.String(), listing) {
+		t.Errorf("listing:\n%s\ndocs show:\n%s", b.String(), listing)
+	}
+}
