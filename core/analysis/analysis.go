@@ -101,8 +101,16 @@ type edge struct {
 	callee int // index in checker.funcs
 }
 
+// errorf reports a problem at slot i, or with the whole program when i < 0.
 func (c *checker) errorf(i int, format string, args ...any) error {
-	return c.p.Errorf(i, "verify", format, args...)
+	e := c.p.Errorf(i, "verify", format, args...)
+	if i < 0 {
+		e.Pos = core.Pos{File: c.obj.File, Insn: -1}
+		if len(c.p.Pos) > 0 {
+			e.Pos = core.Pos{File: c.p.Pos[0].File, Section: c.p.Pos[0].Section, Insn: -1}
+		}
+	}
+	return e
 }
 
 func (c *checker) run() ([]core.Func, error) {

@@ -292,6 +292,10 @@ func TestCheckProgramsInOrder(t *testing.T) {
 	if want := []core.Func{f("good", 0, 2, 0, [4]bool{})}; !slices.Equal(good.Funcs, want) {
 		t.Errorf("good.Funcs = %+v, want %+v", good.Funcs, want)
 	}
+	err = analysis.Check(&core.Object{File: "x.o", Progs: []*core.Program{{Name: "e"}}})
+	if want := "e: x.o: verify: the program has no instructions"; err == nil || err.Error() != want {
+		t.Errorf("empty program: err = %v, want %s", err, want)
+	}
 	if err := analysis.Check(nil); err == nil {
 		t.Error("Check(nil) gave no error")
 	}

@@ -77,7 +77,8 @@ func constant(c uint64) val { return val{kind: kConst, c: int64(c)} }
 
 func (v val) isPtr() bool { return v.kind == kPtr }
 
-// ownPtr: certainly a pointer (into the function's own stack).
+// ownPtr: the value may point into the function's own stack (and where it
+// does it is surely a pointer, unlike a value derived from an argument).
 func (v val) ownPtr() bool { return v.kind == kPtr && v.bases&ownStack != 0 }
 
 func (v val) nonNeg() bool { return v.kind == kNonNeg || (v.kind == kConst && v.c >= 0) }
