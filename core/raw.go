@@ -53,27 +53,19 @@ func DecodeRaw(file string, b []byte) ([]Insn, error) {
 		return nil, Errorf(Pos{File: file, Insn: -1}, "load", "%d instructions is more than the limit of %d", n, MaxInsnSlots)
 	}
 	insns := make([]Insn, n)
+	pendingHi := false // the previous slot opened an ld_imm64
 	for i := range insns {
-		insns[i] = DecodeInsn(b[i*InsnSize:])
+		w := binary.LittleEndian.Uint64(b[i*InsnSize:])
+		ins := Insn{Op: uint8(w), Dst: Reg(w>>8) & 0x0f, Src: Reg(w>>12) & 0x0f, Off: int16(w >> 16), Imm: int32(w >> 32)}
+		insns[i] = ins
+		// The second slot of a pair is data even when its opcode byte
+		// happens to read as ld_imm64.
+		pendingHi = !pendingHi && ins.Op == LD|IMM|DW
 	}
-	if !lastIsSecondHalf(insns) {
+	if pendingHi {
 		return nil, Errorf(Pos{File: file, Insn: n - 1}, "load", "ld_imm64 is truncated: its second slot is missing")
 	}
 	return insns, nil
-}
-
-// lastIsSecondHalf walks the stream's ld_imm64 pairs to tell whether the final
-// slot is the second half of a pair or the first half of a truncated one.
-func lastIsSecondHalf(insns []Insn) bool {
-	for i := 0; i < len(insns); i++ {
-		if insns[i].IsLdImm64() {
-			if i == len(insns)-1 {
-				return false
-			}
-			i++
-		}
-	}
-	return true
 }
 
 // Raw gives the raw fields, for messages about malformed slots.

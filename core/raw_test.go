@@ -115,3 +115,18 @@ func FuzzDecodeRaw(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecodeRaw(b *testing.B) {
+	var prog []Insn
+	for i := range 100_000 {
+		prog = append(prog, Insn{Op: ALU64 | Add | K, Dst: Reg(i % 10), Imm: int32(i)})
+	}
+	raw := EncodeInsns(prog)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, err := DecodeRaw("bench.bin", raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(prog))*float64(b.N)/b.Elapsed().Seconds(), "insns/s")
+}
