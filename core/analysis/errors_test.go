@@ -315,7 +315,7 @@ func TestValidForms(t *testing.T) {
 		forms = append(forms,
 			ins(class|core.Div|core.K, 2, 0, 1, -3), ins(class|core.Div|core.X, 2, 3, 1, 0), // sdiv
 			ins(class|core.Mod|core.K, 2, 0, 1, -3), ins(class|core.Mod|core.X, 2, 3, 1, 0), // smod
-			ins(class|core.Div|core.K, 2, 0, 0, 0), // by a constant zero: the conformance suite runs it
+			ins(class|core.Div|core.K, 2, 0, 0, 0),  // by a constant zero: the conformance suite runs it
 			ins(class|core.Lsh|core.K, 2, 0, 0, 99), // a shift past the width: likewise
 			ins(class|core.Neg|core.K, 2, 0, 0, 0),
 			ins(class|core.Mov|core.X, 2, 3, 8, 0), ins(class|core.Mov|core.X, 2, 3, 16, 0), // movsx
