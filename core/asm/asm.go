@@ -9,6 +9,7 @@ package asm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strconv"
 
 	"jitsim/core"
@@ -179,7 +180,18 @@ func (p *parser) parseLine(l []byte) {
 		b = b[:i]
 	}
 	for ; i < len(b); i++ {
-		// Most lines have none of '#', '/', so this loop is the whole scan.
+		// Most lines have none of '#', '/': skip 8 bytes at a time while a
+		// word holds neither (the bit trick finds a zero byte in w^pattern).
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if hasZeroByte(w^0x2323232323232323) || hasZeroByte(w^0x2f2f2f2f2f2f2f2f) {
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		if !commentStart[b[i]] {
 			continue
 		}
@@ -219,6 +231,10 @@ func (p *parser) parseLine(l []byte) {
 
 // commentStart marks the bytes that may start a comment.
 var commentStart = [256]bool{'#': true, '/': true}
+
+func hasZeroByte(w uint64) bool {
+	return (w-0x0101010101010101)&^w&0x8080808080808080 != 0
+}
 
 // blankBlock blanks a /* comment in b from i (inside the comment) to its
 // */ or the end of the line, and returns the index after it.

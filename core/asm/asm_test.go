@@ -272,6 +272,9 @@ func TestPseudoC(t *testing.T) {
 		{"call %[bpf_map_lookup_elem]; /* lookup */ exit", []core.Insn{in(0x85, 0, 0, 0, 1), in(0x95, 0, 0, 0, 0)}},
 		{"r0 = 1 // comment\nexit", []core.Insn{in(0xb7, 0, 0, 0, 1), in(0x95, 0, 0, 0, 0)}},
 		{"r0 = 1 /* a\nb */ exit", []core.Insn{in(0xb7, 0, 0, 0, 1), in(0x95, 0, 0, 0, 0)}},
+		{"/*/ r0 = 2 */ r0 = 1", []core.Insn{in(0xb7, 0, 0, 0, 1)}}, // "/*/" does not close
+		{"r0 = 1\t# a long comment # with /* and // in it\r\nexit", []core.Insn{in(0xb7, 0, 0, 0, 1), in(0x95, 0, 0, 0, 0)}},
+		{"0000000000000000 <prog>:\n       0:\tb7 00 00 00 01 00 00 00\tr0 = 0x1", []core.Insn{in(0xb7, 0, 0, 0, 1)}},
 		// Both syntaxes in one program.
 		{"mov %r0, 0\nif r0 == 0 goto out\nr0 = 1\nout:\nexit", []core.Insn{
 			in(0xb7, 0, 0, 0, 0), in(0x15, 0, 0, 1, 0), in(0xb7, 0, 0, 0, 1), in(0x95, 0, 0, 0, 0)}},

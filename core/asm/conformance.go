@@ -105,6 +105,40 @@ var mnemonics = func() map[string]mnemonic {
 	return m
 }()
 
+// mnemonicTable is mnemonics as an open-addressing hash table keyed by the
+// bytes of the word, so a lookup neither converts nor hashes a string
+// (the parser's hottest lookup: one per conformance line).
+var mnemonicTable = func() (t [512]struct {
+	name string
+	m    mnemonic
+}) {
+	for name, m := range mnemonics {
+		h := mnemonicHash([]byte(name))
+		for t[h].name != "" {
+			h = (h + 1) % uint32(len(t))
+		}
+		t[h].name, t[h].m = name, m
+	}
+	return t
+}()
+
+func mnemonicHash(w []byte) uint32 {
+	h := uint32(len(w))
+	for _, c := range w {
+		h = h*31 + uint32(c)
+	}
+	return h % 512
+}
+
+func lookupMnemonic(w []byte) (mnemonic, bool) {
+	for h := mnemonicHash(w); mnemonicTable[h].name != ""; h = (h + 1) % 512 {
+		if mnemonicTable[h].name == string(w) {
+			return mnemonicTable[h].m, true
+		}
+	}
+	return mnemonic{}, false
+}
+
 // operandCount is how many comma-separated operands each kind takes.
 var operandCount = [...]int{
 	mALU: 2, mNeg: 1, mEndian: 1, mMovsx: 2, mLddw: 2, mLdx: 2, mSt: 2, mStx: 2,

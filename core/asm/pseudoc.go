@@ -89,7 +89,7 @@ func (p *parser) instruction(col int, w []byte) {
 		p.directive(col, w)
 		return
 	}
-	m, ok := mnemonics[string(w)]
+	m, ok := lookupMnemonic(w)
 	if !ok {
 		if len(w) > 1 && (w[0] == 'r' || w[0] == 'w') && isDigit(w[1]) {
 			p.errorAt(p.pos(col), "expected register, found %q (BPF has r0 to r10)", w)
