@@ -105,8 +105,9 @@ func (o *Object) Disasm(p *Program, i int) string {
 }
 
 // AppendInsn appends the text of slot i of p. obj (may be nil) gives map
-// names and the helper id space. The second slot of an ld_imm64 prints as
-// nothing: its value is part of the first slot's text.
+// names and the helper id space. An ld_imm64 prints whole from its first
+// slot; callers skip the second (WriteXlated and asm.Format do), which on
+// its own prints as .raw bytes like any slot without a text form.
 func AppendInsn(b []byte, obj *Object, p *Program, i int, f InsnFormat) []byte {
 	if i < 0 || i >= len(p.Insns) {
 		return append(b, "<no insn>"...)
