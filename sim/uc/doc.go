@@ -36,6 +36,9 @@
 //     ARM64ExcpSWI with PC past it.
 //   - A fault's PC is exact only in counted runs (count > 0); uncounted runs
 //     report the start of the translated block.
+//   - Instruction and block hooks are compiled into translated code; HookCode,
+//     HookBlock and SetBlockBudget drop existing translations so they apply
+//     at once.
 //   - Switching an engine from counted to uncounted runs makes Unicorn flush
 //     every translation; the first full flush also faults in its whole 1 GiB
 //     translation buffer (about 2 s and 1 GiB of RSS per engine). Keep an

@@ -18,14 +18,18 @@ type hook struct {
 }
 
 // HookCode calls fn before each instruction in [begin, end] (inclusive;
-// begin > end means everywhere) with its address and length. Instrumenting
-// every instruction slows the translated code down several times.
+// begin > end means everywhere) with its address and length. A cgo callback
+// per instruction makes the code run tens of times slower.
+//
+// Unicorn builds instruction and block hooks into translated code, so adding
+// one drops the translations of the hooked range, and it fires at once.
 func (u *Unicorn) HookCode(begin, end uint64, fn func(addr uint64, size uint32)) (Hook, error) {
 	return u.hookAdd(C.JITSIM_HOOK_CODE, begin, end, &hook{u: u, code: fn})
 }
 
 // HookBlock calls fn on entry to each translated block starting in
-// [begin, end] with the block's address and length in bytes.
+// [begin, end] with the block's address and length in bytes. For a cheap
+// bound on a run, see SetBlockBudget.
 func (u *Unicorn) HookBlock(begin, end uint64, fn func(addr uint64, size uint32)) (Hook, error) {
 	return u.hookAdd(C.JITSIM_HOOK_BLOCK, begin, end, &hook{u: u, code: fn})
 }
@@ -72,6 +76,12 @@ func (u *Unicorn) hookAdd(kind C.int, begin, end uint64, hk *hook) (Hook, error)
 		return 0, err
 	}
 	u.hooks[Hook(hh)] = ch
+	if kind == C.JITSIM_HOOK_CODE || kind == C.JITSIM_HOOK_BLOCK {
+		if err := u.retranslate(begin, end); err != nil {
+			u.HookDel(Hook(hh))
+			return 0, err
+		}
+	}
 	return Hook(hh), nil
 }
 

@@ -43,6 +43,18 @@ uc_err jitsim_hook_add(uc_engine *uc, uc_hook *hh, int kind, uintptr_t handle, u
 	return UC_ERR_HOOK;
 }
 
+static void tramp_budget(uc_engine *uc, uint64_t addr, uint32_t size, void *user) {
+	struct jitsim_budget *b = user;
+	if (++b->used > b->limit) {
+		b->hit = true;
+		uc_emu_stop(uc);
+	}
+}
+
+uc_err jitsim_budget_add(uc_engine *uc, uc_hook *hh, struct jitsim_budget *b) {
+	return uc_hook_add(uc, hh, UC_HOOK_BLOCK, tramp_budget, b, 1, 0);
+}
+
 // uc_ctl is variadic, which cgo cannot call; these fix its argument lists.
 
 uc_err jitsim_ctl_set_cpu_model(uc_engine *uc, int model) {

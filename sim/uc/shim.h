@@ -30,6 +30,16 @@ enum jitsim_hook_kind {
 
 uc_err jitsim_hook_add(uc_engine *uc, uc_hook *hh, int kind, uintptr_t handle, uint64_t begin, uint64_t end);
 
+// A budget of translated-block entries, counted in C so that bounding a run
+// costs no cgo round trip per block.
+struct jitsim_budget {
+	uint64_t used;  // blocks entered since the last reset
+	uint64_t limit; // stop once used exceeds limit
+	bool hit;       // the budget stopped the run
+};
+
+uc_err jitsim_budget_add(uc_engine *uc, uc_hook *hh, struct jitsim_budget *b);
+
 uc_err jitsim_ctl_set_cpu_model(uc_engine *uc, int model);
 uc_err jitsim_ctl_get_cpu_model(uc_engine *uc, int *model);
 uc_err jitsim_ctl_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end);

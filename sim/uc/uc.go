@@ -20,6 +20,7 @@ type Unicorn struct {
 	arch    Arch
 	scratch *C.struct_jitsim_scratch // C memory: batched register ids and values
 	hooks   map[Hook]cgo.Handle
+	budget  *C.struct_jitsim_budget // C memory, set by SetBlockBudget
 	// panicked holds a panic recovered inside a hook; Start stops the CPU
 	// and re-raises it on the Go side, so a panic never unwinds through
 	// Unicorn's C frames.
@@ -56,6 +57,8 @@ func (u *Unicorn) Close() error {
 	u.hooks = nil
 	C.free(unsafe.Pointer(u.scratch))
 	u.scratch = nil
+	C.free(unsafe.Pointer(u.budget))
+	u.budget = nil
 	return err
 }
 
@@ -69,8 +72,9 @@ func (u *Unicorn) Arch() Arch { return u.arch }
 // count makes Unicorn call an internal hook before every instruction, which
 // also keeps the PC exact for faults. Going from a counted to an uncounted
 // run flushes all translated code (see the package doc), so an engine should
-// keep to one kind. timeout starts a watchdog thread per run. BenchmarkLoop
-// measures what each bound costs.
+// keep to one kind. timeout starts a watchdog thread per run (about 250 µs).
+// SetBlockBudget is the cheap bound. BenchmarkLoop and BenchmarkRoundTrip
+// measure what each costs.
 func (u *Unicorn) Start(begin, until uint64, timeout time.Duration, count uint64) error {
 	us := uint64(0)
 	if timeout > 0 {
@@ -115,14 +119,6 @@ func (u *Unicorn) CPUModel() (int, error) {
 	var m C.int
 	err := check(C.jitsim_ctl_get_cpu_model(u.h, &m))
 	return int(m), err
-}
-
-// RemoveCache drops translated code for guest addresses [begin, end). Unicorn
-// does not see writes made through host pointers (MemMapPtr memory), so code
-// patched that way, like a JIT's direct tail call poke, runs stale until the
-// range is removed.
-func (u *Unicorn) RemoveCache(begin, end uint64) error {
-	return check(C.jitsim_ctl_remove_cache(u.h, C.uint64_t(begin), C.uint64_t(end)))
 }
 
 // SetExits makes Start stop at any of the given addresses and ignore its

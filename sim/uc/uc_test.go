@@ -632,3 +632,70 @@ func TestErrors(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// The budget stops a run before the block that would exceed it: limit
+// blocks run, and the PC is where the next one starts.
+func TestBlockBudget(t *testing.T) {
+	for _, tg := range targets(t) {
+		t.Run(tg.name, func(t *testing.T) {
+			m := newMachine(t, tg.arch, -1)
+			m.code(t, tg.base, tg.loop)
+			// A first run translates the loop before the budget hook exists.
+			if err := m.u.Start(tg.base, 0, time.Millisecond, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.u.SetBlockBudget(100); err != nil {
+				t.Fatal(err)
+			}
+			for run := range 3 {
+				m.setReg(t, tg.res, 0)
+				m.u.ResetBlockBudget()
+				if err := m.u.Start(tg.base, 0, 0, 0); err != nil {
+					t.Fatal(err)
+				}
+				// Each block of the loop is one increment and one branch.
+				used, hit := m.u.BlockBudget()
+				if res, pc := m.reg(t, tg.res), m.reg(t, tg.pc); used != 101 || !hit || res != 100 || pc != tg.base {
+					t.Errorf("run %d: used %d, hit %v, res %d, pc %#x; want 101, true, 100, %#x", run, used, hit, res, pc, tg.base)
+				}
+			}
+			// A run that ends within its budget does not report it hit.
+			if err := m.u.SetBlockBudget(1000); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.u.Start(tg.base, 0, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			if used, hit := m.u.BlockBudget(); used != 1001 || !hit {
+				t.Errorf("limit 1000: used %d, hit %v", used, hit)
+			}
+		})
+	}
+}
+
+// Hooks compiled into translated code still apply to code translated before
+// they were added.
+func TestHookAfterRun(t *testing.T) {
+	tg := targets(t)[0]
+	m := newMachine(t, tg.arch, -1)
+	m.code(t, tg.base, tg.loop)
+	if err := m.u.Start(tg.base, 0, time.Millisecond, 0); err != nil {
+		t.Fatal(err)
+	}
+	var insns, blocks int
+	m.u.HookCode(tg.base, tg.base, func(uint64, uint32) {
+		if insns++; insns == 7 {
+			m.u.Stop()
+		}
+	})
+	m.u.HookBlock(1, 0, func(uint64, uint32) { blocks++ })
+	m.setReg(t, tg.res, 0)
+	if err := m.u.Start(tg.base, 0, time.Minute, 0); err != nil {
+		t.Fatal(err)
+	}
+	// The code hook covers the increment only: it stops the run on the 7th,
+	// before that increment runs.
+	if res := m.reg(t, tg.res); insns != 7 || blocks != 7 || res != 6 {
+		t.Errorf("insns %d, blocks %d, res %d; want 7, 7, 6", insns, blocks, res)
+	}
+}
