@@ -55,84 +55,125 @@ func (c *compiler) emitJump(i int, ins core.Insn) error {
 	default:
 		c.a.cmpImm32(jmp64, dst, ins.Imm)
 	}
+	if c.firstPass {
+		c.kind[c.slot(i)] = kindCond | uint8(c.a.len()-c.insnStart)<<4
+	}
 	return c.emitCondJmp(i, cc, c.fs.addrs[i+int(ins.Off)]-c.fs.addrs[i])
 }
 
 // insnSzDiff is INSN_SZ_DIFF: how much longer this insn was in the
-// previous pass than what has been emitted for it so far.
-func (c *compiler) insnSzDiff(i int) int {
-	return (c.fs.addrs[i] - c.fs.addrs[i-1]) - (c.a.len() - c.insnStart)
+// previous pass than the emitted bytes so far.
+func (c *compiler) insnSzDiff(i, emitted int) int {
+	return (c.fs.addrs[i] - c.fs.addrs[i-1]) - emitted
 }
 
-// emitCondJmp is the label emit_cond_jmp: rel8 when the distance (from the
-// previous pass for forward targets) allows, padded in padding passes so
-// the insn does not shrink again, else rel32.
-func (c *compiler) emitCondJmp(i int, cc byte, off int) error {
+// condJmpForm is emit_cond_jmp's choice, given the distance (addrs[] of the
+// previous pass for forward targets) and the bytes already emitted for
+// the insn: rel8 when the distance allows, padded in padding passes by the
+// 4 bytes a rel32 jcc had in the previous pass so the insn does not shrink
+// again, else rel32. It returns the padding and the jcc's length.
+func (c *compiler) condJmpForm(i, off, emitted int) (nops, jlen int, err error) {
 	switch {
 	case isImm8Jmp(int64(off)):
 		if c.fs.padding {
-			// A rel32 jcc is 6 bytes, a rel8 one 2: pad 4 bytes before
-			// the jump when the previous pass had the long form.
-			nops := c.insnSzDiff(i) - 2
+			nops = c.insnSzDiff(i, emitted) - 2
 			if nops != 0 && nops != 4 {
-				return c.errorf(c.slot(i), "unexpected jmp_cond padding: %d bytes", nops)
+				return 0, 0, c.errorf(c.slot(i), "unexpected jmp_cond padding: %d bytes", nops)
 			}
-			c.a.nops(nops)
 		}
-		c.a.jccRel8(cc, int8(off))
+		return nops, 2, nil
 	case isSimm32(int64(off)):
+		return 0, 6, nil
+	}
+	return 0, 0, c.errorf(c.slot(i), "cond_jmp gen bug %x", off)
+}
+
+// emitCondJmp is the label emit_cond_jmp.
+func (c *compiler) emitCondJmp(i int, cc byte, off int) error {
+	nops, jlen, err := c.condJmpForm(i, off, c.a.len()-c.insnStart)
+	if err != nil {
+		return err
+	}
+	c.a.nops(nops)
+	if jlen == 2 {
+		c.a.jccRel8(cc, int8(off))
+	} else {
 		c.a.jccRel32(cc, int32(off))
-	default:
-		return c.errorf(c.slot(i), "cond_jmp gen bug %x", off)
 	}
 	return nil
 }
 
-// emitJA is BPF_JA (offset in Off) and gotol (JMP32, offset in Imm). A jump
-// to the next insn emits nothing; "goto -1" is a 2-byte jump to itself
-// without looking at addrs[].
-func (c *compiler) emitJA(i int, ins core.Insn) error {
+// jaOffset is BPF_JA's jmp_offset: the offset is in Off, or in Imm for
+// gotol (JMP32); "goto -1" is a 2-byte jump to itself whatever addrs[]
+// says.
+func (c *compiler) jaOffset(i int, ins core.Insn) int {
 	rel := int(ins.Off)
 	if ins.Class() == core.JMP32 {
 		rel = int(ins.Imm)
 	}
-	var off int
 	if rel == -1 {
-		off = -2
-	} else {
-		off = c.fs.addrs[i+rel] - c.fs.addrs[i]
+		return -2
 	}
+	return c.fs.addrs[i+rel] - c.fs.addrs[i]
+}
+
+// jaNops is the padding of a jump to the next insn, which emits nothing
+// outside padding passes: nothing if it was elided before too, else the 2
+// or 5 bytes of the previous pass's jmp.
+func (c *compiler) jaNops(i int) (int, error) {
+	if !c.fs.padding {
+		return 0, nil
+	}
+	nops := c.insnSzDiff(i, 0)
+	if nops != 0 && nops != 2 && nops != 5 {
+		return 0, c.errorf(c.slot(i), "unexpected nop jump padding: %d bytes", nops)
+	}
+	return nops, nil
+}
+
+// emitJA is BPF_JA and gotol.
+func (c *compiler) emitJA(i int, ins core.Insn) error {
+	if c.firstPass {
+		c.kind[c.slot(i)] = kindJA
+	}
+	off := c.jaOffset(i, ins)
 	if off == 0 {
-		if c.fs.padding {
-			// Elided before (0), or a short (2) or long (5) jmp before.
-			nops := c.insnSzDiff(i)
-			if nops != 0 && nops != 2 && nops != 5 {
-				return c.errorf(c.slot(i), "unexpected nop jump padding: %d bytes", nops)
-			}
-			c.a.nops(nops)
-		}
-		return nil
+		nops, err := c.jaNops(i)
+		c.a.nops(nops)
+		return err
 	}
 	return c.emitJmp(i, off)
 }
 
-// emitJmp is the label emit_jmp: JMP rel8 (padded to the previous pass's 5
+// jmpForm is emit_jmp's choice: JMP rel8 (padded to the previous pass's 5
 // bytes in padding passes) or JMP rel32.
-func (c *compiler) emitJmp(i int, off int) error {
+func (c *compiler) jmpForm(i, off int) (nops, jlen int, err error) {
 	switch {
 	case isImm8Jmp(int64(off)):
 		if c.fs.padding {
-			nops := c.insnSzDiff(i) - 2
+			nops = c.insnSzDiff(i, 0) - 2
 			if nops != 0 && nops != 3 {
-				return c.errorf(c.slot(i), "unexpected jump padding: %d bytes", nops)
+				return 0, 0, c.errorf(c.slot(i), "unexpected jump padding: %d bytes", nops)
 			}
-			c.a.nops(nops)
 		}
-		c.a.jmpRel8(int8(off))
+		return nops, 2, nil
 	case isSimm32(int64(off)):
+		return 0, 5, nil
+	}
+	return 0, 0, c.errorf(c.slot(i), "jmp gen bug %x", off)
+}
+
+// emitJmp is the label emit_jmp.
+func (c *compiler) emitJmp(i int, off int) error {
+	nops, jlen, err := c.jmpForm(i, off)
+	if err != nil {
+		return err
+	}
+	c.a.nops(nops)
+	if jlen == 2 {
+		c.a.jmpRel8(int8(off))
+	} else {
 		c.a.jmpRel32(int32(off))
-	default:
-		return c.errorf(c.slot(i), "jmp gen bug %x", off)
 	}
 	return nil
 }
@@ -142,7 +183,13 @@ func (c *compiler) emitJmp(i int, off int) error {
 func (c *compiler) emitExit(i int) error {
 	fs := c.fs
 	if c.seenExit {
+		if c.firstPass {
+			c.kind[c.slot(i)] = kindExitJmp
+		}
 		return c.emitJmp(i, fs.cleanupAddr-fs.addrs[i])
+	}
+	if c.firstPass {
+		c.kind[c.slot(i)] = kindExitFirst
 	}
 	c.seenExit = true
 	fs.cleanupAddr = c.pos()

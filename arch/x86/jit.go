@@ -2,6 +2,7 @@ package x86
 
 import (
 	"fmt"
+	"sync"
 
 	"jitsim/core"
 	"jitsim/core/jit"
@@ -36,8 +37,32 @@ func (Backend) Arch() string { return "x86_64" }
 // one after the other fixes the bpf-to-bpf call displacements (the kernel's
 // extra pass). p.Funcs must tile p.Insns (core/analysis fills them).
 func (b Backend) Compile(p *core.Program, opts jit.Options) (*jit.Image, error) {
-	c := &compiler{p: p, opts: opts, bmi2: b.BMI2, legacy: opts.Scheme == core.Legacy}
-	return c.compile()
+	c := compilers.Get().(*compiler)
+	*c = compiler{p: p, opts: opts, bmi2: b.BMI2, legacy: opts.Scheme == core.Legacy, bufs: c.bufs}
+	img, err := c.compile()
+	*c = compiler{bufs: c.bufs}
+	compilers.Put(c)
+	return img, err
+}
+
+// compilers keeps the per-slot tables and the scratch code buffer between
+// compiles: for big programs, fresh memory costs more than JITing.
+var compilers = sync.Pool{New: func() any { return new(compiler) }}
+
+// bufs are the reusable parts of a compiler.
+type bufs struct {
+	kind    []uint8
+	size0   []uint8
+	scratch []byte
+	tmp     []byte
+}
+
+// grow returns s resized to n, reusing its memory when it is big enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // TailCallOffset is X86_TAIL_CALL_OFFSET: how many bytes of a program's
@@ -71,6 +96,7 @@ type funcState struct {
 	padding     bool
 	proglen     int
 	image       int // offset of the function in the image (final pass)
+	scratch     int // offset of its first-pass code in compiler.scratch
 
 	// struct jit_context: labels found in one pass, used by the next.
 	cleanupAddr     int
@@ -88,12 +114,19 @@ type compiler struct {
 	funcs []funcState
 	fs    *funcState // the function being JITed
 
+	firstPass bool // the first pass: sorts jumps and exits into kinds
 	final     bool // write pass: addresses are known
 	base      int  // a.buf offset of the current function's first byte
 	insnStart int  // a.buf offset of the current BPF insn's code
 	seenExit  bool
 
-	second []bool // slot is the second half of an ld_imm64
+	// bufs.kind holds per-slot flags found by scan. bufs.scratch holds
+	// every function's first-pass code and bufs.size0 each slot's size in
+	// it (0 for ld_imm64's second slot): the code of a slot that is not
+	// kindVolatile is the same in every pass, so later passes only add up
+	// its size and the final pass copies it. bufs.tmp takes the code of
+	// one volatile slot in a sizing pass.
+	bufs
 
 	tailCallOffset int
 	pokes          []jit.Poke
@@ -113,8 +146,13 @@ func (c *compiler) compile() (*jit.Image, error) {
 	}
 	c.tailCallOffset = TailCallOffset(c.opts.Scheme, c.opts.IBT)
 	c.funcs = make([]funcState, len(p.Funcs))
-	c.second = make([]bool, len(p.Insns))
-	addrs := make([]int, len(p.Insns)+len(p.Funcs))
+	c.kind = grow(c.kind, len(p.Insns))
+	clear(c.kind)
+	c.size0 = grow(c.size0, len(p.Insns))
+	// Each function's addrs[] lives in the image's InsnOffsets, which it
+	// becomes once made image-relative. Function k's addrs[n] (its end) is
+	// function k+1's addrs[0]; converge and the final pass take turns.
+	offsets := make([]int, len(p.Insns)+1)
 	next := 0
 	for i := range p.Funcs {
 		f := &p.Funcs[i]
@@ -125,7 +163,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 		next = f.End
 		fs := &c.funcs[i]
 		*fs = funcState{f: f, idx: i, start: f.Start, n: f.End - f.Start, subprog: i > 0,
-			addrs: addrs[f.Start+i : f.End+i+1]}
+			addrs: offsets[f.Start : f.End+1]}
 		if f.StackDepth < 0 || f.StackDepth > kabi.MaxBPFStack {
 			return nil, c.errorf(f.Start, "function %s: stack depth %d out of range", f.Name, f.StackDepth)
 		}
@@ -138,9 +176,9 @@ func (c *compiler) compile() (*jit.Image, error) {
 		return nil, c.errorf(next, "slots [%d, %d) belong to no function", next, len(p.Insns))
 	}
 
-	// The pass loop of bpf_int_jit_compile, per function, into a scratch
-	// buffer: the image shrinks with every pass until its length repeats.
-	c.a.buf = make([]byte, 0, 16*len(p.Insns)+256)
+	// The pass loop of bpf_int_jit_compile, per function: the image
+	// shrinks with every pass until its length repeats.
+	c.scratch = grow(c.scratch, 8*len(p.Insns)+64*len(p.Funcs))[:0]
 	total := 0
 	for i := range c.funcs {
 		fs := &c.funcs[i]
@@ -158,13 +196,14 @@ func (c *compiler) compile() (*jit.Image, error) {
 		Arch:           "x86_64",
 		Base:           c.opts.Base,
 		Funcs:          make([]jit.Func, len(c.funcs)),
-		InsnOffsets:    make([]int, len(p.Insns)+1),
+		InsnOffsets:    offsets,
 		TailCallOffset: c.tailCallOffset,
 	}
 	for i := range c.funcs {
 		fs := &c.funcs[i]
 		c.fs, c.base = fs, c.a.len()
-		proglen, err := c.doJIT()
+		fs.addrs[fs.n] = fs.proglen // overwritten by the next function's converge
+		proglen, err := c.emitPass()
 		if err != nil {
 			return nil, err
 		}
@@ -177,11 +216,11 @@ func (c *compiler) compile() (*jit.Image, error) {
 			name = fmt.Sprintf("func%d", i)
 		}
 		img.Funcs[i] = jit.Func{Name: name, Start: fs.image, End: fs.image + proglen, BodyStart: fs.image + fs.addrs[0]}
-		for k := 0; k < fs.n; k++ {
-			img.InsnOffsets[fs.start+k] = fs.image + fs.addrs[k]
+		for k := range fs.addrs[:fs.n] {
+			fs.addrs[k] += fs.image
 		}
 	}
-	img.InsnOffsets[len(p.Insns)] = total
+	offsets[len(p.Insns)] = total
 	img.Code = c.a.buf
 	img.Pokes = c.pokes
 	return img, nil
@@ -189,19 +228,31 @@ func (c *compiler) compile() (*jit.Image, error) {
 
 // converge runs do_jit until two passes give the same length, as the
 // kernel's loop does before it allocates the image; the jumps switch to
-// padding after PADDING_PASSES so that oscillating sizes settle.
+// padding after PADDING_PASSES so that oscillating sizes settle. The first
+// pass emits everything; the later ones re-emit only the volatile slots
+// (jumps, exits, calls, tail calls) and add up the others' sizes, which
+// cannot change: the same addrs[], lengths and decisions as re-running
+// do_jit whole, for a fraction of the work.
 func (c *compiler) converge(fs *funcState) error {
 	for k := range fs.addrs {
 		fs.addrs[k] = firstEstimate * (k + 1)
 	}
 	fs.cleanupAddr = firstEstimate * (fs.n + 1)
-	c.fs, c.base = fs, 0
-	old := 0
-	for pass := 0; pass < maxPasses; pass++ {
+	c.fs = fs
+	c.a.buf, c.base = c.scratch, len(c.scratch)
+	fs.scratch = c.base
+	c.firstPass = true
+	old, err := c.emitPass()
+	c.firstPass = false
+	c.scratch = c.a.buf
+	if err != nil {
+		return err
+	}
+	for pass := 1; pass < maxPasses; pass++ {
 		if !fs.padding && pass >= paddingPasses {
 			fs.padding = true
 		}
-		proglen, err := c.doJIT()
+		proglen, err := c.sizePass()
 		if err != nil {
 			return err
 		}
@@ -216,54 +267,60 @@ func (c *compiler) converge(fs *funcState) error {
 
 // scan does once per function what do_jit would redo every pass:
 // detect_reg_usage, and the checks that keep the emitters from indexing
-// out of range (the kernel trusts its verifier for these).
+// out of range (the kernel trusts its verifier for these). It also sorts
+// the slots into kinds for the sizing passes.
 func (c *compiler) scan(fs *funcState) error {
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
-	for k := 0; k < len(insns); k++ {
-		if insns[k].IsLdImm64() && k+1 < len(insns) {
-			c.second[fs.start+k+1] = true
-			k++
-		}
-	}
-	fs.regsUsed = fs.f.CalleeSaved
+	kind := c.kind[fs.start : fs.start+fs.n]
 	fs.tcReachable = fs.f.TailCallReachable
+	var used uint64
 	for k := 0; k < len(insns); k++ {
 		ins := insns[k]
-		slot := fs.start + k
 		// detect_reg_usage looks at both fields of every insn.
-		for r := core.R6; r <= core.R9; r++ {
-			if ins.Dst == r || ins.Src == r {
-				fs.regsUsed[r-core.R6] = true
-			}
-		}
+		used |= 1<<ins.Dst | 1<<ins.Src
 		if ins.Dst > core.R10 {
-			return c.errorf(slot, "op %#02x: bad destination register r%d", ins.Op, ins.Dst)
+			return c.errorf(fs.start+k, "op %#02x: bad destination register r%d", ins.Op, ins.Dst)
 		}
-		if srcIsReg(ins) && ins.Src > core.R10 {
-			return c.errorf(slot, "op %#02x: bad source register r%d", ins.Op, ins.Src)
+		if ins.Src > core.R10 && srcIsReg(ins) {
+			return c.errorf(fs.start+k, "op %#02x: bad source register r%d", ins.Op, ins.Src)
 		}
-		switch {
-		case ins.IsLdImm64():
-			if k+1 >= len(insns) || insns[k+1].Op != 0 {
-				return c.errorf(slot, "ld_imm64 without its second slot")
+		switch ins.Class() {
+		case core.LD:
+			if ins.IsLdImm64() {
+				if k+1 >= len(insns) || insns[k+1].Op != 0 {
+					return c.errorf(fs.start+k, "ld_imm64 without its second slot")
+				}
+				kind[k+1] = kindSecond
+				k++
 			}
-			k++
-		case ins.Op == core.JMP|core.TailCall:
-			// The verifier marks every function holding a tail call
-			// tail_call_reachable; legacy do_jit also ORs in
-			// tail_call_seen itself.
-			fs.tcReachable = true
-		case ins.IsJump():
-			t := ins.JumpTarget(k)
-			if ins.Op == core.JMP|core.JA && ins.Off == -1 || ins.Op == core.JMP32|core.JA && ins.Imm == -1 {
-				break // jumps to itself: no addrs[] lookup
+		case core.JMP, core.JMP32:
+			// Jumps and exits depend on addrs[], calls on the layout, tail
+			// calls on the labels of the previous pass.
+			kind[k] = kindVolatile
+			if ins.Op == core.JMP|core.TailCall {
+				// The verifier marks every function holding a tail call
+				// tail_call_reachable; legacy do_jit also ORs in
+				// tail_call_seen itself.
+				fs.tcReachable = true
 			}
-			if t < 0 || t >= len(insns) {
-				return c.errorf(slot, "jump to slot %d leaves function %s [%d, %d)", fs.start+t, fs.f.Name, fs.start, fs.start+fs.n)
-			}
-			if c.second[fs.start+t] {
-				return c.errorf(slot, "jump to slot %d, the middle of an ld_imm64", fs.start+t)
-			}
+		}
+	}
+	for r := range fs.regsUsed {
+		fs.regsUsed[r] = fs.f.CalleeSaved[r] || used&(1<<(core.R6+core.Reg(r))) != 0
+	}
+	for k, ins := range insns {
+		if kind[k] != kindVolatile || !ins.IsJump() {
+			continue
+		}
+		if ins.Op == core.JMP|core.JA && ins.Off == -1 || ins.Op == core.JMP32|core.JA && ins.Imm == -1 {
+			continue // jumps to itself: no addrs[] lookup
+		}
+		t := ins.JumpTarget(k)
+		if t < 0 || t >= len(insns) {
+			return c.errorf(fs.start+k, "jump to slot %d leaves function %s [%d, %d)", fs.start+t, fs.f.Name, fs.start, fs.start+fs.n)
+		}
+		if kind[t] == kindSecond {
+			return c.errorf(fs.start+k, "jump to slot %d, the middle of an ld_imm64", fs.start+t)
 		}
 	}
 	return nil
@@ -282,10 +339,23 @@ func srcIsReg(ins core.Insn) bool {
 	return false
 }
 
-// doJIT is one pass of do_jit over the current function: prologue, then
-// every slot, recording addrs[]. In the final pass it checks, as the kernel
-// does, that no instruction changed size since the previous pass.
-func (c *compiler) doJIT() (int, error) {
+// Slot kinds: scan marks every JMP/JMP32 slot volatile, the first pass
+// tells the jumps and exits apart so that the sizing passes can size them
+// without emitting them.
+const (
+	kindPlain     = iota
+	kindSecond    // the second slot of an ld_imm64
+	kindVolatile  // code may differ between passes: emit it again
+	kindCond      // conditional jump; the high nibble is the cmp/test's length
+	kindJA        // BPF_JA / gotol
+	kindExitFirst // the exit holding the epilogue (cleanup_addr)
+	kindExitJmp   // a later exit: a jump to cleanup_addr
+)
+
+// emitPass is one whole pass of do_jit over the current function:
+// prologue, then every slot, recording addrs[]. It is the first pass, into
+// scratch, and the final pass, into the image.
+func (c *compiler) emitPass() (int, error) {
 	fs := c.fs
 	c.a.buf = c.a.buf[:c.base]
 	c.seenExit = false
@@ -293,28 +363,130 @@ func (c *compiler) doJIT() (int, error) {
 		return 0, err
 	}
 	fs.addrs[0] = c.a.len() - c.base
+	src := fs.scratch + fs.addrs[0] // the first pass's code of slot i-1
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	for i := 1; i <= fs.n; i++ {
+		slot := fs.start + i - 1
 		ins := insns[i-1]
+		if c.final {
+			if c.kind[slot] < kindVolatile {
+				var err error
+				if i, err = c.copyRun(i, &src); err != nil {
+					return 0, err
+				}
+				continue
+			}
+			src += int(c.size0[slot])
+		}
 		c.insnStart = c.a.len()
 		if ins.IsLdImm64() {
 			c.emitMovImm64(bpf2x86[ins.Dst], core.Imm64(ins, insns[i]))
 			fs.addrs[i] = c.a.len() - c.base
+			c.size0[slot] = uint8(c.a.len() - c.insnStart)
+			c.size0[slot+1] = 0
 			i++
 		} else if err := c.emitInsn(i, ins); err != nil {
 			return 0, err
 		}
 		ilen := c.a.len() - c.insnStart
 		if ilen > maxInsnSize {
-			return 0, c.errorf(fs.start+i-1, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", ins.Op, ilen)
+			return 0, c.errorf(slot, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", ins.Op, ilen)
 		}
 		proglen := c.a.len() - c.base
 		if c.final && proglen != fs.addrs[i] {
-			return 0, c.errorf(fs.start+i-1, "op %#02x: code moved in the final pass (ends at %d, was %d)", ins.Op, proglen, fs.addrs[i])
+			// The kernel's check that the image has not moved since the
+			// pass the branches were computed in.
+			return 0, c.errorf(slot, "op %#02x: code moved in the final pass (ends at %d, was %d)", ins.Op, proglen, fs.addrs[i])
+		}
+		if !c.final && !ins.IsLdImm64() {
+			c.size0[slot] = uint8(ilen)
 		}
 		fs.addrs[i] = proglen
 	}
 	return c.a.len() - c.base, nil
+}
+
+// copyRun is the final pass over the slots from do_jit index i up to the
+// next volatile one: their code is the first pass's, byte for byte, so it
+// is copied in one piece from where the first pass put it (src, kept by
+// emitPass). It returns the index of the run's last slot.
+func (c *compiler) copyRun(i int, src *int) (int, error) {
+	fs := c.fs
+	kind := c.kind[fs.start : fs.start+fs.n]
+	size0 := c.size0[fs.start : fs.start+fs.n]
+	start := c.a.len() - c.base
+	proglen := start
+	j := i
+	for ; j <= fs.n && kind[j-1] < kindVolatile; j++ {
+		proglen += int(size0[j-1])
+		if proglen != fs.addrs[j] {
+			return 0, c.errorf(fs.start+j-1, "code moved in the final pass (ends at %d, was %d)", proglen, fs.addrs[j])
+		}
+	}
+	c.a.buf = append(c.a.buf, c.scratch[*src:*src+proglen-start]...)
+	*src += proglen - start
+	return j - 1, nil
+}
+
+// sizePass is a later sizing pass: plain slots keep their size, jumps and
+// exits are sized by the same decisions emit_cond_jmp/emit_jmp make, and
+// what else is volatile (calls, tail calls) is emitted again into tmp
+// with base set so that offsets in the function come out right.
+func (c *compiler) sizePass() (int, error) {
+	fs := c.fs
+	c.seenExit = false
+	proglen := fs.addrs[0]
+	insns := c.p.Insns[fs.start : fs.start+fs.n]
+	kind := c.kind[fs.start : fs.start+fs.n]
+	size0 := c.size0[fs.start : fs.start+fs.n]
+	for k, kd := range kind {
+		i := k + 1
+		size := int(size0[k])
+		switch kd & 15 {
+		case kindPlain, kindSecond:
+		case kindCond:
+			pre := int(kd >> 4)
+			nops, jlen, err := c.condJmpForm(i, fs.addrs[i+int(insns[k].Off)]-fs.addrs[i], pre)
+			if err != nil {
+				return 0, err
+			}
+			size = pre + nops + jlen
+		case kindJA:
+			var err error
+			if off := c.jaOffset(i, insns[k]); off == 0 {
+				size, err = c.jaNops(i)
+			} else {
+				var nops, jlen int
+				nops, jlen, err = c.jmpForm(i, off)
+				size = nops + jlen
+			}
+			if err != nil {
+				return 0, err
+			}
+		case kindExitFirst:
+			fs.cleanupAddr = proglen
+		case kindExitJmp:
+			nops, jlen, err := c.jmpForm(i, fs.cleanupAddr-fs.addrs[i])
+			if err != nil {
+				return 0, err
+			}
+			size = nops + jlen
+		default:
+			c.a.buf, c.base, c.insnStart = c.tmp[:0], -proglen, 0
+			err := c.emitInsn(i, insns[k])
+			c.tmp = c.a.buf
+			if err != nil {
+				return 0, err
+			}
+			size = len(c.tmp)
+		}
+		if size > maxInsnSize {
+			return 0, c.errorf(fs.start+k, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", insns[k].Op, size)
+		}
+		proglen += size
+		fs.addrs[i] = proglen
+	}
+	return proglen, nil
 }
 
 // emitInsn is the big switch of do_jit, by class. i is do_jit's 1-based
