@@ -167,7 +167,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				return a64Code(tb, a64{0xf9400002, "ldr x2, [x0]"}, a64{0x8b010042, "add x2, x2, x1"}, a64{0xf9000402, "str x2, [x0,#8]"})
 			}},
 	} {
-		for _, bound := range []string{"none", "count", "count+timeout"} {
+		for _, bound := range []string{"none", "count", "count+timeout", "blockbudget"} {
 			b.Run(tg.name+"/"+bound, func(b *testing.B) {
 				m := newMachine(b, tg.arch, -1)
 				code := tg.code(b)
@@ -183,8 +183,11 @@ func BenchmarkRoundTrip(b *testing.B) {
 					count = 1_000_000
 				case "count+timeout":
 					count, timeout = 1_000_000, time.Second
+				case "blockbudget":
+					m.u.SetBlockBudget(1_000_000)
 				}
 				for b.Loop() {
+					m.u.ResetBlockBudget()
 					m.u.RegWriteBatch(tg.regs, in)
 					if err := m.u.Start(tg.base, tg.base+uint64(len(code)), timeout, count); err != nil {
 						b.Fatal(err)

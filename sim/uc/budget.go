@@ -13,7 +13,8 @@ import "unsafe"
 // reports it. Blocks are a cheap, deterministic bound: Start's count slows
 // x86 code about 25 times and a timeout costs a thread per run, while the
 // budget costs about a third (BenchmarkLoop). Unlike count it does not make
-// fault PCs exact.
+// fault PCs exact. The hook stays once installed; a limit of math.MaxUint64
+// turns the bound off.
 func (u *Unicorn) SetBlockBudget(limit uint64) error {
 	if u.budget == nil {
 		b := (*C.struct_jitsim_budget)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_jitsim_budget{}))))

@@ -34,11 +34,13 @@ func (u *Unicorn) HookBlock(begin, end uint64, fn func(addr uint64, size uint32)
 	return u.hookAdd(C.JITSIM_HOOK_BLOCK, begin, end, &hook{u: u, code: fn})
 }
 
-// HookIntr calls fn for CPU exceptions: x86 int3 arrives as 3 and int n as n
-// with RIP already past the instruction; arm64 brk arrives as ARM64ExcpBKPT with
-// PC still on the brk (fn must advance PC by 4 to resume after it), svc as
-// ExcpSWI with PC past the svc. Without an interrupt hook such an
-// exception stops the run with ErrException.
+// HookIntr calls fn for CPU exceptions. x86: int3 arrives as 3 and int n as
+// n, with RIP already past the instruction (fn may write RIP to resume
+// elsewhere). arm64: brk arrives as ARM64ExcpBKPT with PC still on the brk,
+// so fn must advance PC by 4 to resume after it; svc as ARM64ExcpSWI with PC
+// past it; an undefined instruction as ARM64ExcpUDEF with PC on it (fn must
+// Stop: resuming retries it). Without an interrupt hook any of these ends the
+// run with ErrException.
 func (u *Unicorn) HookIntr(fn func(intno uint32)) (Hook, error) {
 	return u.hookAdd(C.JITSIM_HOOK_INTR, 1, 0, &hook{u: u, intr: fn})
 }

@@ -3,11 +3,8 @@ package uc
 // #include <unicorn/unicorn.h>
 import "C"
 
-// Register ids for RegRead and friends, taken from Unicorn's enums. Values
-// are read and written as 64 bits; narrower registers (EFLAGS, NZCV) are
-// zero-extended.
-
-// x86-64.
+// x86-64 register ids for RegRead and friends, from Unicorn's enums. Values
+// are read and written as 64 bits; EFLAGS is zero-extended.
 const (
 	X86RegRAX    = int(C.UC_X86_REG_RAX)
 	X86RegRBX    = int(C.UC_X86_REG_RBX)
@@ -29,8 +26,8 @@ const (
 	X86RegEFLAGS = int(C.UC_X86_REG_EFLAGS)
 )
 
-// arm64. SP is the stack pointer of the current exception level; FP and LR
-// are X29 and X30.
+// arm64 register ids. SP is the stack pointer of the current exception
+// level; FP and LR are X29 and X30; NZCV is zero-extended.
 const (
 	ARM64RegX0   = int(C.UC_ARM64_REG_X0)
 	ARM64RegX1   = int(C.UC_ARM64_REG_X1)

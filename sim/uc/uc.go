@@ -28,8 +28,9 @@ type Unicorn struct {
 }
 
 // Open creates an engine: ArchX86 with Mode64, or ArchARM64 with ModeARM.
-// Creating one costs tens of microseconds and a fresh translation cache, so
-// callers keep engines and reuse them across runs.
+// Unicorn builds the CPU on the first call that needs it; with that, an
+// engine costs about 0.3 ms (x86) or 0.8 ms (arm64) plus an empty
+// translation cache, so callers keep engines and reuse them across runs.
 func Open(arch Arch, mode Mode) (*Unicorn, error) {
 	var h *C.uc_engine
 	if err := check(C.uc_open(C.uc_arch(arch), C.uc_mode(mode), &h)); err != nil {
@@ -43,8 +44,8 @@ func Open(arch Arch, mode Mode) (*Unicorn, error) {
 	return &Unicorn{h: h, arch: arch, scratch: s, hooks: map[Hook]cgo.Handle{}}, nil
 }
 
-// Close releases the engine and its hooks. Host memory mapped with MemMapPtr
-// stays the caller's.
+// Close releases the engine and its hooks; the engine must not be used
+// afterwards. Host memory mapped with MemMapPtr stays the caller's.
 func (u *Unicorn) Close() error {
 	if u.h == nil {
 		return nil

@@ -110,6 +110,9 @@ func TestStopFromGoroutine(t *testing.T) {
 	if to, _ := m.u.TimedOut(); to {
 		t.Error("TimedOut = true for a stopped run")
 	}
+	if pc := m.reg(t, tg.pc); pc != tg.base && pc != tg.base+tg.loopBody {
+		t.Errorf("pc = %#x, want inside the loop at %#x", pc, tg.base)
+	}
 }
 
 // patchSite describes a loop that runs its body three times through a
