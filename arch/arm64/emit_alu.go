@@ -121,12 +121,15 @@ func (ctx *jitCtx) emitLogicImm(is64 bool, dst reg, imm int32,
 // emitALU is build_insn's ALU and ALU64 cases. 32-bit operations use the W
 // forms, which zero the upper half as BPF requires, so no explicit
 // zero-extension follows them.
-func (ctx *jitCtx) emitALU(i int, ins core.Insn) error {
-	is64 := ins.Class() == core.ALU64
-	dst, src := bpf2a64[ins.Dst], bpf2a64[ins.Src]
+func (ctx *jitCtx) emitALU(i int, ins *core.Insn) error {
+	op := ins.Op
+	is64 := op&7 == core.ALU64
+	dst, src := bpf2a64[ins.Dst&15], bpf2a64[ins.Src&15]
 	imm := ins.Imm
-	switch ins.OpCode() | ins.Source() {
-	case core.Mov | core.X:
+	// Switching on op>>3 (operation and source, 32 values) lets the
+	// compiler use a jump table.
+	switch op >> 3 {
+	case (core.Mov | core.X) >> 3:
 		// addr_space_cast and mov_percpu_addr (imm != 0) need arenas and
 		// per-CPU data jitsim does not model.
 		if ins.Imm != 0 {
@@ -144,38 +147,38 @@ func (ctx *jitCtx) emitALU(i int, ins core.Insn) error {
 		default:
 			return ctx.errorf(i, "%s: movsx offset %d is not 8, 16 or 32", ctx.what(i), ins.Off)
 		}
-	case core.Add | core.X:
+	case (core.Add | core.X) >> 3:
 		ctx.emit(add(is64, dst, dst, src))
-	case core.Sub | core.X:
+	case (core.Sub | core.X) >> 3:
 		ctx.emit(sub(is64, dst, dst, src))
-	case core.And | core.X:
+	case (core.And | core.X) >> 3:
 		ctx.emit(and(is64, dst, dst, src))
-	case core.Or | core.X:
+	case (core.Or | core.X) >> 3:
 		ctx.emit(orr(is64, dst, dst, src))
-	case core.Xor | core.X:
+	case (core.Xor | core.X) >> 3:
 		ctx.emit(eor(is64, dst, dst, src))
-	case core.Mul | core.X:
+	case (core.Mul | core.X) >> 3:
 		ctx.emit(mul(is64, dst, dst, src))
-	case core.Div | core.X, core.Mod | core.X:
+	case (core.Div | core.X) >> 3, (core.Mod | core.X) >> 3:
 		if ins.Off != 0 && ins.Off != 1 {
 			return ctx.errorf(i, "%s: div/mod offset %d is not 0 or 1", ctx.what(i), ins.Off)
 		}
 		ctx.emitDivModX(is64, ins.OpCode() == core.Div, ins.Off == 1, dst, src)
-	case core.Lsh | core.X:
+	case (core.Lsh | core.X) >> 3:
 		ctx.emit(lslv(is64, dst, dst, src))
-	case core.Rsh | core.X:
+	case (core.Rsh | core.X) >> 3:
 		ctx.emit(lsrv(is64, dst, dst, src))
-	case core.Arsh | core.X:
+	case (core.Arsh | core.X) >> 3:
 		ctx.emit(asrv(is64, dst, dst, src))
-	case core.Neg | core.K:
+	case (core.Neg | core.K) >> 3:
 		ctx.emit(neg(is64, dst, dst))
-	case core.End | core.ToLE, core.End | core.ToBE:
+	case (core.End | core.ToLE) >> 3, (core.End | core.ToBE) >> 3:
 		return ctx.emitEnd(i, ins, dst)
-	case core.Mov | core.K:
+	case (core.Mov | core.K) >> 3:
 		ctx.emitA64MovI(is64, dst, imm)
-	case core.Add | core.K:
+	case (core.Add | core.K) >> 3:
 		ctx.emitA64AddI(is64, dst, dst, tmp1, imm)
-	case core.Sub | core.K:
+	case (core.Sub | core.K) >> 3:
 		switch {
 		case isAddSubImm(uint32(imm)):
 			ctx.emit(subImm(is64, dst, dst, int(imm)))
@@ -185,25 +188,25 @@ func (ctx *jitCtx) emitALU(i int, ins core.Insn) error {
 			ctx.emitA64MovI(is64, tmp1, imm)
 			ctx.emit(sub(is64, dst, dst, tmp1))
 		}
-	case core.And | core.K:
+	case (core.And | core.K) >> 3:
 		ctx.emitLogicImm(is64, dst, imm, andImm, and)
-	case core.Or | core.K:
+	case (core.Or | core.K) >> 3:
 		ctx.emitLogicImm(is64, dst, imm, orrImm, orr)
-	case core.Xor | core.K:
+	case (core.Xor | core.K) >> 3:
 		ctx.emitLogicImm(is64, dst, imm, eorImm, eor)
-	case core.Mul | core.K:
+	case (core.Mul | core.K) >> 3:
 		ctx.emitA64MovI(is64, tmp1, imm)
 		ctx.emit(mul(is64, dst, dst, tmp1))
-	case core.Div | core.K, core.Mod | core.K:
+	case (core.Div | core.K) >> 3, (core.Mod | core.K) >> 3:
 		if ins.Off != 0 && ins.Off != 1 {
 			return ctx.errorf(i, "%s: div/mod offset %d is not 0 or 1", ctx.what(i), ins.Off)
 		}
 		ctx.emitDivModK(is64, ins.OpCode() == core.Div, ins.Off == 1, dst, imm)
-	case core.Lsh | core.K:
+	case (core.Lsh | core.K) >> 3:
 		ctx.emit(lslImm(is64, dst, dst, int(imm)))
-	case core.Rsh | core.K:
+	case (core.Rsh | core.K) >> 3:
 		ctx.emit(lsrImm(is64, dst, dst, int(imm)))
-	case core.Arsh | core.K:
+	case (core.Arsh | core.K) >> 3:
 		ctx.emit(asrImm(is64, dst, dst, int(imm)))
 	default:
 		return ctx.unsupported(i)
@@ -215,7 +218,7 @@ func (ctx *jitCtx) emitALU(i int, ins core.Insn) error {
 // little-endian CPU "le" only truncates (UXTH/UXTW, nothing for 64), the
 // others reverse: REV16 then UXTH, REV of the W register (which clears the
 // upper half by itself), REV of the X register.
-func (ctx *jitCtx) emitEnd(i int, ins core.Insn, dst reg) error {
+func (ctx *jitCtx) emitEnd(i int, ins *core.Insn, dst reg) error {
 	is64 := ins.Class() == core.ALU64
 	if is64 && ins.Source() != core.ToLE {
 		return ctx.unsupported(i)

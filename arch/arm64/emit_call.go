@@ -15,41 +15,54 @@ import (
 // The kernel inlines bpf_get_smp_processor_id and bpf_get_current_task as
 // reads of sp_el0's thread_info; jitsim has no thread_info, so those stay
 // helper calls.
-func (ctx *jitCtx) emitCallInsn(i int, ins core.Insn) error {
+func (ctx *jitCtx) emitCallInsn(i int, ins *core.Insn) error {
 	if ins.Source() == core.X {
 		return ctx.emitCallX(i, ins)
 	}
-	var target uint64
 	switch ins.Src {
 	case core.CallHelper:
 		if ctx.c.opts.HelperAddr == nil {
 			return ctx.errorf(i, "%s: no helper addresses (jit.Options.HelperAddr)", ctx.what(i))
 		}
-		target = ctx.c.opts.HelperAddr(ins.Imm)
 	case core.PseudoCall:
-		k, err := ctx.calleeOf(i, ins)
-		if err != nil {
+		if _, err := ctx.calleeOf(i, ins); err != nil {
 			return err
-		}
-		// bpf_jit_get_func_addr: the callee's address is only known in the
-		// extra pass; before it the target is NULL, which forces the
-		// indirect form.
-		if ctx.extraPass {
-			target, _ = ctx.c.funcAddr(k)
 		}
 	default:
 		return ctx.unsupported(i)
 	}
-	if err := ctx.emitCall(i, target); err != nil {
+	if ctx.image == nil {
+		// The sizing pass: every call indirect; remember where the calls
+		// are for the pass that fixes their form.
+		ctx.calls = append(ctx.calls, int32(i))
+		ctx.callDirect = append(ctx.callDirect, false)
+	}
+	if err := ctx.emitCall(i, ctx.callTarget(i)); err != nil {
 		return err
 	}
 	ctx.emit(mov(true, bpf2a64[core.R0], x0))
 	return nil
 }
 
+// callTarget is bpf_jit_get_func_addr for the call at slot i: a helper's
+// address, or the callee's once known. Before the extra pass the callee's
+// address is NULL, which forces the indirect form.
+func (ctx *jitCtx) callTarget(i int) uint64 {
+	ins := &ctx.insns[i]
+	if ins.Src == core.CallHelper {
+		return ctx.c.opts.HelperAddr(ins.Imm)
+	}
+	if !ctx.extraPass {
+		return 0
+	}
+	k, _ := ctx.calleeOf(i, ins)
+	addr, _ := ctx.c.funcAddr(k)
+	return addr
+}
+
 // calleeOf finds the function a pseudo call (or a PSEUDO_FUNC ld_imm64)
 // at slot i of this function enters.
-func (ctx *jitCtx) calleeOf(i int, ins core.Insn) (int, error) {
+func (ctx *jitCtx) calleeOf(i int, ins *core.Insn) (int, error) {
 	t := ctx.first + i + 1 + int(ins.Imm)
 	funcs := ctx.c.prog.Funcs
 	k := sort.Search(len(funcs), func(k int) bool { return funcs[k].Start >= t })
@@ -105,7 +118,7 @@ func (ctx *jitCtx) shouldEmitIndirectCall(target uint64) bool {
 //	madd x10, dst, x11, x10             A64_MADD
 //	blr x10
 //	mov x7, x0
-func (ctx *jitCtx) emitCallX(i int, ins core.Insn) error {
+func (ctx *jitCtx) emitCallX(i int, ins *core.Insn) error {
 	if ins.Src != 0 || ins.Imm != 0 || ins.Off != 0 {
 		return ctx.errorf(i, "%s: callx with reserved fields set", ctx.what(i))
 	}

@@ -29,7 +29,7 @@ func (ctx *jitCtx) bpf2a64Offset(i, off int) (int, error) {
 		return 0, ctx.errorf(i, "%s: jump to slot %d is outside its function (slots %d..%d)",
 			ctx.what(i), ctx.first+t, ctx.first, ctx.first+len(ctx.insns)-1)
 	}
-	return ctx.offset[t] - (ctx.offset[i+1] - 1), nil
+	return int(ctx.offset[t]) - (int(ctx.offset[i+1]) - 1), nil
 }
 
 // checkImm is check_imm(bits, imm): the kernel's range check before it
@@ -44,7 +44,7 @@ func (ctx *jitCtx) checkImm(i, bits, imm int) error {
 }
 
 // emitJump is build_insn's JMP and JMP32 cases.
-func (ctx *jitCtx) emitJump(i int, ins core.Insn) error {
+func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 	is64 := ins.Class() == core.JMP
 	dst, src := bpf2a64[ins.Dst], bpf2a64[ins.Src]
 	op := ins.OpCode()

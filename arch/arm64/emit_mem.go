@@ -40,7 +40,7 @@ func (ctx *jitCtx) frameBase(r reg, off int) (reg, int) {
 // emitLoad is LDX MEM and MEMSX: LDR/LDRB/LDRH (zero-extending) or
 // LDRSB/LDRSH/LDRSW, with the scaled immediate offset when it fits and
 // otherwise the offset in tmp1 and the register-offset form.
-func (ctx *jitCtx) emitLoad(i int, ins core.Insn) error {
+func (ctx *jitCtx) emitLoad(i int, ins *core.Insn) error {
 	sx := ins.Mode() == core.MEMSX
 	if ins.Mode() != core.MEM && !sx || sx && ins.Size() == core.DW {
 		return ctx.unsupported(i)
@@ -66,7 +66,7 @@ func (ctx *jitCtx) emitLoad(i int, ins core.Insn) error {
 }
 
 // emitStore is ST MEM (the immediate goes to tmp1 first) and STX MEM.
-func (ctx *jitCtx) emitStore(i int, ins core.Insn) error {
+func (ctx *jitCtx) emitStore(i int, ins *core.Insn) error {
 	if ins.Mode() != core.MEM {
 		return ctx.unsupported(i)
 	}
@@ -91,7 +91,7 @@ func (ctx *jitCtx) emitStore(i int, ins core.Insn) error {
 // emitAtomic is STX ATOMIC: emit_lse_atomic when the CPU has the ARMv8.1
 // LSE atomics (cpus_have_cap(ARM64_HAS_LSE_ATOMICS), jit.Options.LSE),
 // emit_ll_sc_atomic otherwise.
-func (ctx *jitCtx) emitAtomic(i int, ins core.Insn) error {
+func (ctx *jitCtx) emitAtomic(i int, ins *core.Insn) error {
 	if ins.Class() != core.STX || ins.Size() != core.W && ins.Size() != core.DW {
 		return ctx.unsupported(i)
 	}
@@ -115,7 +115,7 @@ func (ctx *jitCtx) emitAtomic(i int, ins core.Insn) error {
 
 // atomicAddress puts dst + off in tmp1 unless off is 0: emit_a64_add_i in
 // the current JIT, MOV of the offset and a register ADD in the legacy one.
-func (ctx *jitCtx) atomicAddress(ins core.Insn) reg {
+func (ctx *jitCtx) atomicAddress(ins *core.Insn) reg {
 	dst := bpf2a64[ins.Dst]
 	if ins.Off == 0 {
 		return dst
@@ -133,7 +133,7 @@ func (ctx *jitCtx) atomicAddress(ins core.Insn) reg {
 // (no ordering); fetch, xchg and cmpxchg the fully ordered "AL" forms.
 // AND has no LSE instruction: LDCLR clears the bits set in its operand, so
 // the operand is inverted into tmp2 first.
-func (ctx *jitCtx) emitLSEAtomic(ins core.Insn) {
+func (ctx *jitCtx) emitLSEAtomic(ins *core.Insn) {
 	isdw := ins.Size() == core.DW
 	src := bpf2a64[ins.Src]
 	r := ctx.atomicAddress(ins)
@@ -169,7 +169,7 @@ func (ctx *jitCtx) emitLSEAtomic(ins core.Insn) {
 // exclusive monitor reports a lost reservation (status in w12). Operations
 // that return a value store with release (STLXR) and end in DMB ISH, which
 // together give the full ordering of the LSE "AL" forms.
-func (ctx *jitCtx) emitLLSCAtomic(ins core.Insn) {
+func (ctx *jitCtx) emitLLSCAtomic(ins *core.Insn) {
 	isdw := ins.Size() == core.DW
 	src := bpf2a64[ins.Src]
 	r := ctx.atomicAddress(ins)
@@ -228,7 +228,7 @@ func atomicALU(imm int32) func(bool, reg, reg, reg) uint32 {
 // address of a callback function (src BPF_PSEUDO_FUNC) through the
 // fixed-length emit_addr_mov_i64, because it is only known in the extra
 // pass.
-func (ctx *jitCtx) emitLD(i int, ins core.Insn) (bool, error) {
+func (ctx *jitCtx) emitLD(i int, ins *core.Insn) (bool, error) {
 	if !ins.IsLdImm64() {
 		return false, ctx.unsupported(i)
 	}
@@ -250,6 +250,6 @@ func (ctx *jitCtx) emitLD(i int, ins core.Insn) (bool, error) {
 		ctx.emitAddrMovI64(dst, addr)
 		return true, nil
 	}
-	ctx.emitA64MovI64(dst, core.Imm64(ins, ctx.insns[i+1]))
+	ctx.emitA64MovI64(dst, core.Imm64(*ins, ctx.insns[i+1]))
 	return true, nil
 }

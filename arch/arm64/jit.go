@@ -3,6 +3,8 @@ package arm64
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"sync"
 
 	"jitsim/core"
 	"jitsim/core/jit"
@@ -12,6 +14,9 @@ import (
 
 // opName is the Op of every error this backend returns.
 const opName = "jit arm64"
+
+// offsetPool recycles the ctx->offset arrays between compilations.
+var offsetPool = sync.Pool{New: func() any { return new([]int32) }}
 
 // Backend is the arm64 JIT as a jit.Backend.
 type Backend struct{}
@@ -34,12 +39,12 @@ type compiler struct {
 	prog   *core.Program
 	opts   jit.Options
 	legacy bool
-	base   uint64 // guest address of words[0]
-	// words is the whole image. Each function owns an allocation of the
+	base   uint64 // guest address of code[0]
+	// code is the whole image. Each function owns an allocation of the
 	// size its first pass measured plus the PLT target, as
 	// bpf_int_jit_compile allocates prog_size + PLT_TARGET_SIZE.
-	words []uint32
-	ctxs  []jitCtx
+	code []byte
+	ctxs []jitCtx
 	// prologueOffset is PROLOGUE_OFFSET for this configuration.
 	prologueOffset int
 	// outOffset is the legacy JIT's static out_offset: the length of the
@@ -61,16 +66,25 @@ type jitCtx struct {
 	epilogueOffset int
 	// offset is ctx->offset[]: offset[i] is the A64 instruction index where
 	// slot i starts; offset[len] is the end of the body.
-	offset []int
-	// start is the function's first word in compiler.words and alloc its
-	// allocation, both set once the first pass has sized it; until then
-	// image is nil, as ctx->image and ctx->ro_image are in pass 1.
+	offset []int32
+	// calls are the slots of the function's helper and bpf-to-bpf calls,
+	// the only instructions whose length depends on addresses, and
+	// callDirect the form each has in the current layout.
+	calls      []int32
+	callDirect []bool
+	// start is the function's first word in compiler.code and alloc its
+	// allocation in words, both set once the first pass has sized it;
+	// until then image is nil, as ctx->image and ctx->ro_image are in
+	// pass 1.
 	start, alloc int
-	image        []uint32
+	image        []byte
 	write        bool
 	overflow     bool
-	extraPass    bool
-	stackSize    int
+	// brk is the first AARCH64_BREAK_FAULT written in this pass, or -1:
+	// what validate_code looks for.
+	brk       int
+	extraPass bool
+	stackSize int
 	// Fixed scheme: which callee-saved registers the function touches
 	// (find_used_callee_regs), and whether r10 is used at all.
 	usedCalleeReg   [6]reg
@@ -97,8 +111,15 @@ type jitCtx struct {
 // A program with subprograms then has every function JITed again (the
 // extra pass) with the callees' addresses, so bpf-to-bpf calls become BL;
 // code may only shrink. The legacy scheme models the kernel before the
-// direct-call change (calls always indirect), where steps 3 and 4 give the
-// same layout as step 1, as its two-pass JIT did.
+// direct-call change (calls always indirect), where step 3 changes nothing,
+// as its two-pass JIT did.
+//
+// Step 3 is done without re-emitting: calls are the only instructions
+// whose length depends on an address, so deciding each call's form in
+// order, as the kernel's pass does with write off, and shifting the
+// offsets after it gives the same ctx->offset[]. (The kernel's pass also
+// range-checks branches against the offsets of step 1; step 4 repeats the
+// checks against the final ones.)
 //
 // Options: Scheme picks the tail call count scheme, BTI and PAC the
 // CONFIG_ARM64_BTI_KERNEL / CONFIG_ARM64_PTR_AUTH_KERNEL hints, LSE the
@@ -129,7 +150,12 @@ func Compile(p *core.Program, opts jit.Options) (*jit.Image, error) {
 		c.prologueOffset++
 	}
 	c.ctxs = make([]jitCtx, len(p.Funcs))
-	offsets := make([]int, len(p.Insns)+len(p.Funcs))
+	scratch := offsetPool.Get().(*[]int32)
+	defer offsetPool.Put(scratch)
+	if cap(*scratch) < len(p.Insns)+len(p.Funcs) {
+		*scratch = make([]int32, len(p.Insns)+len(p.Funcs))
+	}
+	offsets := (*scratch)[:len(p.Insns)+len(p.Funcs)]
 	for k, f := range p.Funcs {
 		n := f.End - f.Start
 		c.ctxs[k] = jitCtx{
@@ -188,7 +214,9 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 	c := ctx.c
 	ctx.extraPass = extraPass
 	if !extraPass {
-		ctx.init()
+		if err := ctx.init(); err != nil {
+			return err
+		}
 		// Pass 1: estimate the image size. The offsets start zeroed, as
 		// kvcalloc leaves them, so branches read garbage that is never
 		// written.
@@ -206,29 +234,34 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 		// Allocate prog_size + PLT_TARGET_SIZE, filled with BRK as
 		// jit_fill_hole fills a fresh pack chunk. Functions start 8-byte
 		// aligned so the PLT target is aligned as build_plt intends.
-		ctx.start = (len(c.words) + 1) &^ 1
+		ctx.start = (len(c.code)/4 + 1) &^ 1
 		ctx.alloc = ctx.idx + 2
-		for len(c.words) < ctx.start+ctx.alloc {
-			c.words = append(c.words, breakFault)
+		end := 4 * (ctx.start + ctx.alloc)
+		if end > cap(c.code) && len(c.code) > 0 {
+			// More functions will follow: grow geometrically.
+			c.code = slices.Grow(c.code, max(end, 2*cap(c.code))-len(c.code))
 		}
+		c.code = slices.Grow(c.code, end-len(c.code))
+		fill := c.code[len(c.code):end]
+		for w := 0; w < len(fill); w += 4 {
+			binary.LittleEndian.PutUint32(fill[w:], breakFault)
+		}
+		c.code = c.code[:end]
 	}
-	ctx.image = c.words[ctx.start : ctx.start+ctx.alloc]
+	ctx.image = c.code[4*ctx.start : 4*(ctx.start+ctx.alloc)]
 
-	// Pass 2: determine each instruction's position and form now that
-	// addresses are known; only the prologue is written.
-	ctx.idx, ctx.write = 0, true
+	// Pass 2: determine each instruction's position now that addresses
+	// are known.
+	ctx.relayout()
+	ctx.epilogueOffset = int(ctx.offset[len(ctx.insns)])
+
+	// Pass 3: write the prologue, the body with final jump offsets, the
+	// epilogue.
+	ctx.idx, ctx.write, ctx.brk = 0, true, -1
 	if err := ctx.buildPrologue(); err != nil {
 		return err
 	}
 	ctx.bodyIdx = ctx.idx
-	ctx.write = false
-	if err := ctx.buildBody(); err != nil {
-		return err
-	}
-	ctx.epilogueOffset = ctx.idx
-	ctx.idx, ctx.write = ctx.bodyIdx, true
-
-	// Pass 3: write the body with final jump offsets, then the epilogue.
 	if err := ctx.buildBody(); err != nil {
 		return err
 	}
@@ -252,30 +285,72 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 	return nil
 }
 
+// relayout is the position-fixing pass: each call, in order, takes the
+// form should_emit_indirect_call picks at its final address, and every
+// later offset moves by the change in length (an indirect call is
+// movn/movk/movk/blr, a direct one bl; "mov x7, x0" follows either).
+func (ctx *jitCtx) relayout() {
+	shift := int32(0)
+	next := 0 // first slot whose offset has not been shifted yet
+	for k, s := range ctx.calls {
+		for j := next; j <= int(s); j++ {
+			ctx.offset[j] += shift
+		}
+		next = int(s) + 1
+		ctx.idx = int(ctx.offset[s])
+		direct := !ctx.shouldEmitIndirectCall(ctx.callTarget(int(s)))
+		switch {
+		case direct && !ctx.callDirect[k]:
+			shift -= 3
+		case !direct && ctx.callDirect[k]:
+			shift += 3
+		}
+		ctx.callDirect[k] = direct
+	}
+	if shift != 0 {
+		for j := next; j < len(ctx.offset); j++ {
+			ctx.offset[j] += shift
+		}
+	}
+}
+
 // init computes what the kernel derives from the instructions before the
 // first pass: the callee-saved registers in use (fixed scheme) or the
-// FP_BOTTOM offset (legacy), and the stack size.
-func (ctx *jitCtx) init() {
+// FP_BOTTOM offset (legacy), and the stack size. It also rejects register
+// numbers past r10, which the emitters index bpf2a64 with.
+func (ctx *jitCtx) init() error {
+	if i := ctx.findUsedCalleeRegs(); i >= 0 {
+		ins := ctx.insns[i]
+		return ctx.errorf(i, "%s: register out of range (dst %d, src %d)", ctx.what(i), ins.Dst, ins.Src)
+	}
 	if ctx.c.legacy {
 		ctx.fpbOffset = findFpbOffset(ctx.insns)
-	} else {
-		ctx.findUsedCalleeRegs()
 	}
+	ctx.calls, ctx.callDirect = ctx.calls[:0], ctx.callDirect[:0]
 	// Stack must be multiples of 16B (build_prologue).
 	ctx.stackSize = (ctx.c.prog.Funcs[ctx.fn].StackDepth + 15) &^ 15
+	return nil
 }
 
 // emit is the kernel's emit(): write the word when this pass writes, and
 // always advance.
 func (ctx *jitCtx) emit(w uint32) {
 	if ctx.write {
-		if ctx.idx < len(ctx.image) {
-			ctx.image[ctx.idx] = w
-		} else {
-			ctx.overflow = true
-		}
+		ctx.put(ctx.idx, w)
 	}
 	ctx.idx++
+}
+
+// put stores instruction word at (an index in the function) little-endian.
+func (ctx *jitCtx) put(at int, w uint32) {
+	if 4*at+4 > len(ctx.image) {
+		ctx.overflow = true
+		return
+	}
+	binary.LittleEndian.PutUint32(ctx.image[4*at:], w)
+	if w == breakFault && ctx.brk < 0 {
+		ctx.brk = at
+	}
 }
 
 // pc is the guest address of the instruction about to be emitted
@@ -297,28 +372,25 @@ func (ctx *jitCtx) buildBody() error {
 	n := len(ctx.insns)
 	i := 0
 	for ; i < n; i++ {
-		ctx.offset[i] = ctx.idx
+		ctx.offset[i] = int32(ctx.idx)
 		wide, err := ctx.buildInsn(i)
 		if err != nil {
 			return err
 		}
 		if wide {
 			i++
-			ctx.offset[i] = ctx.idx
+			ctx.offset[i] = int32(ctx.idx)
 		}
 	}
-	ctx.offset[n] = ctx.idx
+	ctx.offset[n] = int32(ctx.idx)
 	return nil
 }
 
 // buildInsn is build_insn's dispatch; wide reports an ld_imm64, which
 // consumes two slots.
 func (ctx *jitCtx) buildInsn(i int) (wide bool, err error) {
-	ins := ctx.insns[i]
-	if ins.Dst >= core.NumRegs || ins.Src >= core.NumRegs {
-		return false, ctx.errorf(i, "%s: register out of range (dst %d, src %d)", ctx.what(i), ins.Dst, ins.Src)
-	}
-	switch ins.Class() {
+	ins := &ctx.insns[i]
+	switch ins.Op & 7 {
 	case core.ALU, core.ALU64:
 		return false, ctx.emitALU(i, ins)
 	case core.LDX:
@@ -338,32 +410,25 @@ func (ctx *jitCtx) buildInsn(i int) (wide bool, err error) {
 
 // validateCode is validate_code: an encoder that got operands it cannot
 // encode returned AARCH64_BREAK_FAULT, and such an image is refused. The
-// error names the slot whose code holds the word.
+// error names the slot whose code holds the first one.
 func (ctx *jitCtx) validateCode() error {
-	for w := 0; w < ctx.idx; w++ {
-		if ctx.image[w] != breakFault {
-			continue
-		}
-		slot := -1
-		if w >= ctx.bodyIdx && w < ctx.epilogueOffset {
-			for s := range ctx.insns {
-				if ctx.offset[s] <= w && w < ctx.offset[s+1] {
-					slot = s
-					break
-				}
+	w := ctx.brk
+	if w < 0 {
+		return nil
+	}
+	if w >= ctx.bodyIdx && w < ctx.epilogueOffset {
+		for s := range ctx.insns {
+			if int(ctx.offset[s]) <= w && w < int(ctx.offset[s+1]) {
+				return ctx.errorf(s, "%s: operands have no A64 encoding (instruction %d of the function is AARCH64_BREAK_FAULT)",
+					ctx.what(s), w)
 			}
 		}
-		where := "prologue"
-		switch {
-		case slot >= 0:
-			return ctx.errorf(slot, "%s: operands have no A64 encoding (instruction %d of the function is AARCH64_BREAK_FAULT)",
-				ctx.what(slot), w)
-		case w >= ctx.epilogueOffset:
-			where = "epilogue"
-		}
-		return ctx.errorf(-1, "%s: instruction %d is AARCH64_BREAK_FAULT", where, w)
 	}
-	return nil
+	where := "prologue"
+	if w >= ctx.epilogueOffset {
+		where = "epilogue"
+	}
+	return ctx.errorf(-1, "%s: instruction %d is AARCH64_BREAK_FAULT", where, w)
 }
 
 // image assembles the jit.Image: the words as little-endian bytes, each
@@ -371,14 +436,11 @@ func (ctx *jitCtx) validateCode() error {
 func (c *compiler) image() *jit.Image {
 	img := &jit.Image{
 		Arch:           "arm64",
-		Code:           make([]byte, 4*len(c.words)),
+		Code:           c.code,
 		Base:           c.base,
 		Funcs:          make([]jit.Func, len(c.ctxs)),
 		InsnOffsets:    make([]int, len(c.prog.Insns)+1),
 		TailCallOffset: 4 * c.prologueOffset,
-	}
-	for i, w := range c.words {
-		binary.LittleEndian.PutUint32(img.Code[4*i:], w)
 	}
 	for k := range c.ctxs {
 		ctx := &c.ctxs[k]
@@ -389,11 +451,11 @@ func (c *compiler) image() *jit.Image {
 			BodyStart: 4 * (ctx.start + ctx.bodyIdx),
 		}
 		for s, o := range ctx.offset[:len(ctx.insns)] {
-			img.InsnOffsets[ctx.first+s] = 4 * (ctx.start + o)
+			img.InsnOffsets[ctx.first+s] = 4 * (ctx.start + int(o))
 		}
 	}
 	last := &c.ctxs[len(c.ctxs)-1]
-	img.InsnOffsets[len(c.prog.Insns)] = 4 * (last.start + last.offset[len(last.insns)])
+	img.InsnOffsets[len(c.prog.Insns)] = 4 * (last.start + int(last.offset[len(last.insns)]))
 	return img
 }
 

@@ -63,10 +63,15 @@ func compile(t testing.TB, p *core.Program, opts jit.Options) *jit.Image {
 func listing(img *jit.Image) []string {
 	var out []string
 	for _, l := range Dump(img) {
-		out = append(out, fmt.Sprintf("%x: %s", l.Off, l.Text))
+		out = append(out, listingFmt(l.Off, l.Text))
 	}
 	return out
 }
+
+func listingFmt(off int, text string) string { return fmt.Sprintf("%x: %s", off, text) }
+
+// listingTarget is how a branch to image offset off disassembles.
+func listingTarget(mnemonic string, off int) string { return fmt.Sprintf("%s 0x%x", mnemonic, off) }
 
 // slotText is the disassembly of the code of BPF slot s, without offsets.
 func slotText(img *jit.Image, s int) []string {

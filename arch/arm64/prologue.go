@@ -77,16 +77,18 @@ func (ctx *jitCtx) prepareBpfTailCallCnt() {
 }
 
 // findUsedCalleeRegs is find_used_callee_regs: any mention of r6..r9 or r10
-// as dst or src, in the order x19, x20, x21, x22, x25.
-func (ctx *jitCtx) findUsedCalleeRegs() {
-	var used [core.NumRegs]bool
-	for _, ins := range ctx.insns {
-		if ins.Dst < core.NumRegs {
-			used[ins.Dst] = true
+// as dst or src, in the order x19, x20, x21, x22, x25. The same walk finds
+// register numbers past r10, which the emitters could not map: it returns
+// the first such slot, or -1 (an ld_imm64's second slot is data).
+func (ctx *jitCtx) findUsedCalleeRegs() (bad int) {
+	var used [16]bool
+	bad = -1
+	for i := range ctx.insns {
+		d, s := ctx.insns[i].Dst, ctx.insns[i].Src
+		if (d >= core.NumRegs || s >= core.NumRegs) && bad < 0 && (i == 0 || !ctx.insns[i-1].IsLdImm64()) {
+			bad = i
 		}
-		if ins.Src < core.NumRegs {
-			used[ins.Src] = true
-		}
+		used[d&15], used[s&15] = true, true
 	}
 	ctx.fpUsed = used[core.R10]
 	ctx.nrUsedCalleeReg = 0
@@ -96,6 +98,7 @@ func (ctx *jitCtx) findUsedCalleeRegs() {
 			ctx.nrUsedCalleeReg++
 		}
 	}
+	return bad
 }
 
 // pushCalleeRegs is push_callee_regs: pairs, the odd one out with xzr to
@@ -249,7 +252,8 @@ func (ctx *jitCtx) buildPLT() {
 	}
 	ctx.emit(ldrLit64(tmp1, 8))
 	ctx.emit(br(tmp1))
-	if ctx.write && ctx.idx+2 <= len(ctx.image) {
-		ctx.image[ctx.idx], ctx.image[ctx.idx+1] = 0, 0
+	if ctx.write {
+		ctx.put(ctx.idx, 0)
+		ctx.put(ctx.idx+1, 0)
 	}
 }

@@ -65,9 +65,9 @@ func (ctx *jitCtx) emitBpfTailCall() {
 
 	// out:
 	if ctx.write {
-		ctx.image[branch1] = bCond(condCS, ctx.idx-branch1)
-		ctx.image[branch2] = bCond(condCS, ctx.idx-branch2)
-		ctx.image[branch3] = cbz(true, prg, ctx.idx-branch3)
+		ctx.put(branch1, bCond(condCS, ctx.idx-branch1))
+		ctx.put(branch2, bCond(condCS, ctx.idx-branch2))
+		ctx.put(branch3, cbz(true, prg, ctx.idx-branch3))
 	}
 }
 
