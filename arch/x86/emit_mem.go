@@ -104,6 +104,15 @@ func (c *compiler) emitAtomic(i int, ins core.Insn) error {
 		a.lockXchg(w, dst, src, off)
 	case core.AtomicCmpXchg:
 		a.lockCmpxchg(w, dst, src, off)
+		if !w {
+			// A 32-bit cmpxchg that succeeds leaves rax's upper half alone,
+			// yet BPF's r0 is always zero-extended: the verifier follows
+			// every 32-bit cmpxchg with "w0 = w0" (BPF_ZEXT_REG in
+			// opt_subreg_zext_lo32_rnd_hi32) even where the JIT needs no
+			// zext. It does so only when r0's upper half is read later;
+			// without that liveness, always.
+			a.movRegReg32(rax, rax)
+		}
 	case core.AtomicAnd | core.Fetch, core.AtomicOr | core.Fetch, core.AtomicXor | core.Fetch:
 		c.emitAtomicFetchLoop(ins, w, dst, src, off)
 	default:

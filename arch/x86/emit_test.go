@@ -134,6 +134,7 @@ func TestEmit(t *testing.T) {
 		{"xchg32", "lock xchg32 [%r10-8], %r1\nexit", false, "f0877df8", []string{"lock xchg %edi,-0x8(%rbp)"}},
 		{"fetch add64 is xadd", "lock fetch add [%r10-8], %r1\nexit", false, "f0480fc17df8", []string{"lock xadd %rdi,-0x8(%rbp)"}},
 		{"cmpxchg64", "lock cmpxchg [%r10-8], %r1\nexit", false, "f0480fb17df8", []string{"lock cmpxchg %rdi,-0x8(%rbp)"}},
+		{"cmpxchg32 zero-extends r0", "lock cmpxchg32 [%r10-8], %r1\nexit", false, "f00fb17df889c0", []string{"lock cmpxchg %edi,-0x8(%rbp)", "mov %eax,%eax"}},
 		{"fetch or64 is a cmpxchg loop", "lock fetch or [%r10-8], %r3\nexit", false,
 			"4989c2" + "488b45f8" + "4989c3" + "4909d3" + "f04c0fb15df8" + "75ee" + "4889c2" + "4c89d0",
 			[]string{"mov %rax,%r10", "mov -0x8(%rbp),%rax", "mov %rax,%r11", "or %rdx,%r11",

@@ -198,6 +198,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 		Funcs:          make([]jit.Func, len(c.funcs)),
 		InsnOffsets:    offsets,
 		TailCallOffset: c.tailCallOffset,
+		EntryFrameSize: 8, // push rbp; mov rbp, rsp (emitPrologue)
 	}
 	for i := range c.funcs {
 		fs := &c.funcs[i]
