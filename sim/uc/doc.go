@@ -36,6 +36,9 @@
 //     ARM64ExcpSWI with PC past it.
 //   - A fault's PC is exact only in counted runs (count > 0); uncounted runs
 //     report the start of the translated block.
+//   - until is checked while translating: an until inside a block that an
+//     earlier run translated may be run past. Stop at block starts (a return
+//     landing pad) or RemoveCache the block first.
 //   - Instruction and block hooks are compiled into translated code; HookCode,
 //     HookBlock and SetBlockBudget drop existing translations so they apply
 //     at once.

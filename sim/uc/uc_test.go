@@ -291,6 +291,39 @@ func TestFaultPC(t *testing.T) {
 	}
 }
 
+// Unicorn checks until while it translates, so an until inside a block
+// translated by an earlier run can go unseen (here a loop block; straight
+// code happened to be retranslated): stop at block starts, such as a return
+// landing pad, or RemoveCache first.
+func TestUntilInsideCachedBlock(t *testing.T) {
+	for _, tg := range targets(t) {
+		t.Run(tg.name, func(t *testing.T) {
+			m := newMachine(t, tg.arch, -1)
+			m.code(t, tg.base, tg.loop)
+			if err := m.u.Start(tg.base, 0, time.Millisecond, 0); err != nil {
+				t.Fatal(err)
+			}
+			for _, remove := range []bool{false, true} {
+				if remove {
+					m.u.RemoveCache(tg.base, tg.base+uint64(len(tg.loop)))
+				}
+				m.setReg(t, tg.res, 0)
+				if err := m.u.Start(tg.base, tg.base+tg.loopBody, 50*time.Millisecond, 0); err != nil {
+					t.Fatal(err)
+				}
+				to, _ := m.u.TimedOut()
+				res := m.reg(t, tg.res)
+				if !remove && (!to || res < 2) {
+					t.Errorf("cached: timed out %v, res %d; want the loop to run past until", to, res)
+				}
+				if remove && (to || res != 1) {
+					t.Errorf("after RemoveCache: timed out %v, res %d; want false, 1", to, res)
+				}
+			}
+		})
+	}
+}
+
 func TestExits(t *testing.T) {
 	m := newMachine(t, uc.ArchX86, -1)
 	code := x86Code(t,
@@ -662,15 +695,28 @@ func TestBlockBudget(t *testing.T) {
 					t.Errorf("run %d: used %d, hit %v, res %d, pc %#x; want 101, true, 100, %#x", run, used, hit, res, pc, tg.base)
 				}
 			}
-			// A run that ends within its budget does not report it hit.
+			// A new limit restarts the count.
 			if err := m.u.SetBlockBudget(1000); err != nil {
 				t.Fatal(err)
 			}
+			m.setReg(t, tg.res, 0)
 			if err := m.u.Start(tg.base, 0, 0, 0); err != nil {
 				t.Fatal(err)
 			}
-			if used, hit := m.u.BlockBudget(); used != 1001 || !hit {
-				t.Errorf("limit 1000: used %d, hit %v", used, hit)
+			if used, hit := m.u.BlockBudget(); used != 1001 || !hit || m.reg(t, tg.res) != 1000 {
+				t.Errorf("limit 1000: used %d, hit %v, res %d", used, hit, m.reg(t, tg.res))
+			}
+			// A run that ends within its budget (at until, after the first
+			// increment) does not report it hit. until is inside the cached
+			// loop block, so drop it first (TestUntilInsideCachedBlock).
+			m.u.RemoveCache(tg.base, tg.base+uint64(len(tg.loop)))
+			m.u.ResetBlockBudget()
+			m.setReg(t, tg.res, 0)
+			if err := m.u.Start(tg.base, tg.base+tg.loopBody, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			if used, hit := m.u.BlockBudget(); used != 1 || hit || m.reg(t, tg.res) != 1 {
+				t.Errorf("within budget: used %d, hit %v, res %d; want 1, false, 1", used, hit, m.reg(t, tg.res))
 			}
 		})
 	}
