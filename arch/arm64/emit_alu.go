@@ -203,16 +203,23 @@ func (ctx *jitCtx) emitALU(i int, ins *core.Insn) error {
 		}
 		ctx.emitDivModK(is64, ins.OpCode() == core.Div, ins.Off == 1, dst, imm)
 	case (core.Lsh | core.K) >> 3:
-		ctx.emit(lslImm(is64, dst, dst, int(imm)))
+		ctx.emit(lslImm(is64, dst, dst, shiftImm(is64, imm)))
 	case (core.Rsh | core.K) >> 3:
-		ctx.emit(lsrImm(is64, dst, dst, int(imm)))
+		ctx.emit(lsrImm(is64, dst, dst, shiftImm(is64, imm)))
 	case (core.Arsh | core.K) >> 3:
-		ctx.emit(asrImm(is64, dst, dst, int(imm)))
+		ctx.emit(asrImm(is64, dst, dst, shiftImm(is64, imm)))
 	default:
 		return ctx.unsupported(i)
 	}
 	return nil
 }
+
+// shiftImm is the shift count of an immediate shift. The kernel's verifier
+// rejects counts outside the register ("invalid shift"), so its JIT never
+// sees them (A64_LSL would give AARCH64_BREAK_FAULT). jitsim JITs such
+// programs anyway and masks the count as RFC 9669 defines (mod 32 or 64),
+// which is also what the x86 shift instructions do with theirs.
+func shiftImm(is64 bool, imm int32) int { return int(imm) & (regBits(is64) - 1) }
 
 // emitEnd is BPF_END: le/be in the ALU class, bswap in ALU64. On a
 // little-endian CPU "le" only truncates (UXTH/UXTW, nothing for 64), the

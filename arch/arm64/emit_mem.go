@@ -65,8 +65,18 @@ func (ctx *jitCtx) emitLoad(i int, ins *core.Insn) error {
 	return nil
 }
 
+// bpfNoSpec is BPF_ST | BPF_NOSPEC, the speculation barrier the verifier
+// inserts for unprivileged programs (mode 0xc0 in the ST class).
+const bpfNoSpec = core.ST | 0xc0
+
 // emitStore is ST MEM (the immediate goes to tmp1 first) and STX MEM.
+// BPF_NOSPEC emits nothing: arm64 relies on the firmware's Speculative
+// Store Bypass mitigation (the 2025 series that made NOSPEC a Spectre v1
+// barrier too emits SB, or DSB NSH; ISB, there instead).
 func (ctx *jitCtx) emitStore(i int, ins *core.Insn) error {
+	if ins.Op == bpfNoSpec {
+		return nil
+	}
 	if ins.Mode() != core.MEM {
 		return ctx.unsupported(i)
 	}

@@ -87,6 +87,10 @@ func TestALU(t *testing.T) {
 		{"rsh32 31", "w1 >>= 31", []string{"lsr w0, w0, #31"}},
 		{"arsh 63", "r1 s>>= 63", []string{"asr x0, x0, #63"}},
 		{"arsh32 5", "w1 s>>= 5", []string{"asr w0, w0, #5"}},
+		// Counts the verifier would reject are masked as RFC 9669 says.
+		{"lsh 68 is 4", "r1 <<= 68", []string{"lsl x0, x0, #4"}},
+		{"rsh32 40 is 8", "w1 >>= 40", []string{"lsr w0, w0, #8"}},
+		{"arsh -4 is 60", "r1 s>>= -4", []string{"asr x0, x0, #60"}},
 		{"lsh by register", "r1 <<= r2", []string{"lsl x0, x0, x1"}},
 		{"rsh32 by register", "w1 >>= w2", []string{"lsr w0, w0, w1"}},
 		{"arsh by register", "r1 s>>= r2", []string{"asr x0, x0, x1"}},
@@ -202,6 +206,11 @@ func TestMem(t *testing.T) {
 		{"stxh", "*(u16 *)(r1 +2) = r2", []string{"strh w1, [x0,#2]"}},
 		{"stxdw negative", "*(u64 *)(r1 -8) = r2", []string{"mov x10, #0xfffffffffffffff8", "str x1, [x0,x10]"}},
 	})
+	// BPF_NOSPEC emits nothing: slot 1 starts where slot 0 does.
+	p := &core.Program{Name: "p", Insns: []core.Insn{{Op: bpfNoSpec}, {Op: core.JMP | core.Exit}}, Funcs: []core.Func{{End: 2}}}
+	if img := compile(t, p, jit.Options{}); img.InsnOffsets[0] != 0x18 || img.InsnOffsets[1] != 0x18 {
+		t.Errorf("nospec: slot offsets %#x, %#x; want both 0x18", img.InsnOffsets[0], img.InsnOffsets[1])
+	}
 }
 
 // TestStackAccess: r10-relative accesses. The current JIT addresses them

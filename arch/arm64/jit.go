@@ -441,6 +441,7 @@ func (c *compiler) image() *jit.Image {
 		Funcs:          make([]jit.Func, len(c.ctxs)),
 		InsnOffsets:    make([]int, len(c.prog.Insns)+1),
 		TailCallOffset: 4 * c.prologueOffset,
+		EntryFrameSize: c.ctxs[0].entryFrameSize(),
 	}
 	for k := range c.ctxs {
 		ctx := &c.ctxs[k]

@@ -393,7 +393,6 @@ func TestErrors(t *testing.T) {
 		{"jump out of the function", raw(core.Insn{Op: core.JMP | core.JA, Off: 5}, exit), jit.Options{}, 0, "outside its function", nil},
 		{"movsx by 24", raw(core.Insn{Op: core.ALU64 | core.Mov | core.X, Off: 24}, exit), jit.Options{}, 0, "movsx offset 24", nil},
 		{"bswap 24", raw(core.Insn{Op: core.ALU64 | core.End, Imm: 24}, exit), jit.Options{}, 0, "byte swap width 24", nil},
-		{"shift by 64", raw(core.Insn{Op: core.ALU64 | core.Lsh | core.K, Imm: 64}, exit), jit.Options{}, 0, "no A64 encoding", nil},
 		{"helper without addresses", raw(core.Insn{Op: core.JMP | core.Call, Imm: 1}, exit),
 			jit.Options{HelperAddr: nil}, 0, "no helper addresses", nil},
 		{"helper outside the kernel", raw(core.Insn{Op: core.JMP | core.Call, Imm: 1}, exit),

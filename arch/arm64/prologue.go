@@ -63,6 +63,16 @@ func (ctx *jitCtx) buildPrologueFixed() error {
 	return nil
 }
 
+// entryFrameSize is how far below the entry sp the prologue puts x25 (r10):
+// 16 bytes per pair pushed before "mov x25, sp".
+func (ctx *jitCtx) entryFrameSize() int {
+	if ctx.c.legacy {
+		return 5 * 16 // fp/lr, x19/x20, x21/x22, x25/x26, x27/x28
+	}
+	// fp/lr, the count slot, then the used callee-saved registers in pairs.
+	return 2*16 + (ctx.nrUsedCalleeReg+1)/2*16
+}
+
 // prepareBpfTailCallCnt is prepare_bpf_tail_call_cnt: the main program
 // stores a zero count on its stack and points x26 at it (saving the
 // caller's x26 beside it); a subprogram pushes x26 twice, keeping the
