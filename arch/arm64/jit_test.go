@@ -462,3 +462,33 @@ func TestBranchRange(t *testing.T) {
 		})
 	}
 }
+
+// TestEntryFrameSize: r10 (x25) sits EntryFrameSize below the stack pointer
+// the main function is entered with: 16 bytes for each pair pushed before
+// "mov x25, sp".
+func TestEntryFrameSize(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  string
+		opts jit.Options
+		want int
+	}{
+		{"fixed, r10 only", "*(u64 *)(r10 -8) = r1\nexit", jit.Options{}, 48},      // fp/lr, count, x25/xzr
+		{"fixed, r6 r7 r10", "r6 = r7\nr0 = r10\nexit", jit.Options{BTI: true}, 64}, // + x19/x20, x25/xzr
+		{"legacy", "r0 = 0\nexit", jit.Options{Scheme: core.Legacy}, 80},
+	} {
+		img := compile(t, assemble(t, tc.src, 8), tc.opts)
+		pushes := 0
+		for _, l := range Dump(img) {
+			if l.Text == "mov x25, sp" {
+				break
+			}
+			if strings.HasPrefix(l.Text, "stp ") {
+				pushes++
+			}
+		}
+		if img.EntryFrameSize != tc.want || 16*pushes != tc.want {
+			t.Errorf("%s: EntryFrameSize = %d, %d pushes before mov x25, sp; want %d", tc.name, img.EntryFrameSize, pushes, tc.want)
+		}
+	}
+}

@@ -43,6 +43,13 @@ type Image struct {
 	// TailCallOffset is where a tail call enters a program: bytes from the
 	// function's start (x86 X86_TAIL_CALL_OFFSET, arm64 PROLOGUE_OFFSET*4).
 	TailCallOffset int
+	// EntryFrameSize is how far below the stack pointer at entry to the
+	// main function its prologue sets the BPF frame pointer (r10): a
+	// runner that wants r10 at a given address starts with the stack
+	// pointer that much above it (x86-64: 8, the pushed rbp; arm64: the
+	// frame record, the count slot and the callee-saved pairs pushed
+	// before x25 = sp).
+	EntryFrameSize int
 	// Pokes are the direct tail call sites (x86-64 only).
 	Pokes []Poke
 }
