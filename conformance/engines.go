@@ -6,6 +6,7 @@ import (
 
 	"jitsim/core"
 	"jitsim/core/interp"
+	"jitsim/sim"
 )
 
 // EngineNames are the engines jitsim knows, in the order results are shown.
@@ -14,6 +15,10 @@ var EngineNames = []string{"interp", "x86_64", "arm64"}
 // builders make each engine; an engine not built yet is absent.
 var builders = map[string]func() (core.Engine, error){
 	"interp": func() (core.Engine, error) { return interp.New(), nil },
+	// The JITs under Unicorn, with a stock kernel's options (sim.DefaultOptions:
+	// no IBT; LSE atomics on an ARMv8.1 CPU).
+	"x86_64": func() (core.Engine, error) { return sim.New("x86_64") },
+	"arm64":  func() (core.Engine, error) { return sim.New("arm64") },
 }
 
 // Available lists the engines this build can run.
