@@ -13,7 +13,7 @@ var bpfShiftOps = [16]shiftOp{core.Lsh >> 4: opShl, core.Rsh >> 4: opShr, core.A
 // emitALU is do_jit's ALU and ALU64 cases. 32-bit operations need no
 // explicit zero extension: every x86 instruction with a 32-bit destination
 // clears the upper half, which is why bpf_jit_needs_zext() is false here.
-func (c *compiler) emitALU(i int, ins core.Insn) error {
+func (c *compiler) emitALU(i int, ins *core.Insn) error {
 	w := ins.Class() == core.ALU64
 	x := ins.Source() == core.X
 	dst, src := bpf2x86[ins.Dst], bpf2x86[min(ins.Src, core.R10)]
@@ -80,7 +80,7 @@ func (c *compiler) emitAluImm(w bool, op aluOp, dst reg, imm int32) {
 	}
 }
 
-func (c *compiler) emitMov(i int, ins core.Insn, w, x bool, dst, src reg) error {
+func (c *compiler) emitMov(i int, ins *core.Insn, w, x bool, dst, src reg) error {
 	if !x {
 		if ins.Off != 0 {
 			return c.errorf(c.slot(i), "op %#02x: reserved offset %d", ins.Op, ins.Off)
@@ -177,7 +177,7 @@ func (c *compiler) emitShiftX(w bool, op shiftOp, dst, src reg) {
 // emitEnd is the BPF_END cases: be16/be32/be64 and the ALU64 bswap share
 // one sequence (x86 is little-endian, so "to big-endian" swaps); le16/32
 // only truncate and le64 is a no-op.
-func (c *compiler) emitEnd(i int, ins core.Insn, dst reg) error {
+func (c *compiler) emitEnd(i int, ins *core.Insn, dst reg) error {
 	switch {
 	case ins.Op == core.ALU|core.End|core.ToBE || ins.Op == core.ALU64|core.End|core.K:
 		switch ins.Imm {
@@ -215,7 +215,7 @@ func (c *compiler) emitEnd(i int, ins core.Insn, dst reg) error {
 // with their jumps short as the JIT picks them. That gives the RFC 9669
 // results instead of #DE: x/0 = 0, x%0 = x, INT_MIN/-1 = INT_MIN,
 // INT_MIN%-1 = 0.
-func (c *compiler) emitDivMod(ins core.Insn, w, x bool, dst, src reg) {
+func (c *compiler) emitDivMod(ins *core.Insn, w, x bool, dst, src reg) {
 	isDiv := ins.OpCode() == core.Div
 	signed := ins.Off == 1
 	a := &c.a
@@ -372,5 +372,5 @@ func (c *compiler) jmp8() int {
 // patch8 points the short jump whose displacement is at p to the current
 // position (as the kernel's PROBE_MEM code patches end_of_jmp[-1]).
 func (c *compiler) patch8(p int) {
-	c.a.buf[p] = byte(c.a.len() - (p + 1))
+	c.a.b[p] = byte(c.a.len() - (p + 1))
 }

@@ -11,7 +11,7 @@ import (
 // (src 1) and the conformance suite's callx (BPF_X). Helpers and callees
 // take r1-r5 in rdi, rsi, rdx, rcx, r8 and return in rax, which is why
 // reg2hex[] maps the BPF registers onto the SysV argument registers.
-func (c *compiler) emitCall(i int, ins core.Insn) error {
+func (c *compiler) emitCall(i int, ins *core.Insn) error {
 	if ins.Off != 0 {
 		return c.errorf(c.slot(i), "call: reserved offset %d", ins.Off)
 	}
@@ -67,7 +67,7 @@ func (c *compiler) emitCallRel32(i int, target uint64) error {
 		c.a.callRel32(0)
 		return nil
 	}
-	ip := c.opts.Base + uint64(c.a.len())
+	ip := c.opts.Base + uint64(c.fs.image+c.pos())
 	off := int64(target - (ip + patchSize))
 	if !isSimm32(off) {
 		return c.errorf(c.slot(i), "call target %#x is out of rel32 range of %#x", target, ip)
@@ -77,7 +77,7 @@ func (c *compiler) emitCallRel32(i int, target uint64) error {
 }
 
 // callee finds the function a pseudo call enters.
-func (c *compiler) callee(i int, ins core.Insn) (int, error) {
+func (c *compiler) callee(i int, ins *core.Insn) (int, error) {
 	t := ins.CallTarget(c.slot(i))
 	fn := c.p.Funcs
 	k := sort.Search(len(fn), func(k int) bool { return fn[k].Start >= t })
@@ -99,7 +99,7 @@ func (c *compiler) callee(i int, ins core.Insn) (int, error) {
 //	mov r10, HelperAddr(0)  (emit_mov_imm64)
 //	add r11, r10
 //	call *r11
-func (c *compiler) emitCallX(i int, ins core.Insn) error {
+func (c *compiler) emitCallX(i int, ins *core.Insn) error {
 	if ins.Src != 0 || ins.Imm != 0 {
 		return c.errorf(c.slot(i), "callx: reserved fields set")
 	}

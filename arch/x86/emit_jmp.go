@@ -11,7 +11,7 @@ var bpfCond = [16]byte{
 }
 
 // emitJump is do_jit's JMP and JMP32 cases.
-func (c *compiler) emitJump(i int, ins core.Insn) error {
+func (c *compiler) emitJump(i int, ins *core.Insn) error {
 	jmp64 := ins.Class() == core.JMP
 	switch ins.OpCode() {
 	case core.Call:
@@ -56,7 +56,7 @@ func (c *compiler) emitJump(i int, ins core.Insn) error {
 		c.a.cmpImm32(jmp64, dst, ins.Imm)
 	}
 	if c.firstPass {
-		c.kind[c.slot(i)] = kindCond | uint8(c.a.len()-c.insnStart)<<4
+		c.kind[c.slot(i)] = kindCond | uint8(c.a.len())<<4
 	}
 	return c.emitCondJmp(i, cc, c.fs.addrs[i+int(ins.Off)]-c.fs.addrs[i])
 }
@@ -90,7 +90,7 @@ func (c *compiler) condJmpForm(i, off, emitted int) (nops, jlen int, err error) 
 
 // emitCondJmp is the label emit_cond_jmp.
 func (c *compiler) emitCondJmp(i int, cc byte, off int) error {
-	nops, jlen, err := c.condJmpForm(i, off, c.a.len()-c.insnStart)
+	nops, jlen, err := c.condJmpForm(i, off, c.a.len())
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (c *compiler) emitCondJmp(i int, cc byte, off int) error {
 // jaOffset is BPF_JA's jmp_offset: the offset is in Off, or in Imm for
 // gotol (JMP32); "goto -1" is a 2-byte jump to itself whatever addrs[]
 // says.
-func (c *compiler) jaOffset(i int, ins core.Insn) int {
+func (c *compiler) jaOffset(i int, ins *core.Insn) int {
 	rel := int(ins.Off)
 	if ins.Class() == core.JMP32 {
 		rel = int(ins.Imm)
@@ -132,7 +132,7 @@ func (c *compiler) jaNops(i int) (int, error) {
 }
 
 // emitJA is BPF_JA and gotol.
-func (c *compiler) emitJA(i int, ins core.Insn) error {
+func (c *compiler) emitJA(i int, ins *core.Insn) error {
 	if c.firstPass {
 		c.kind[c.slot(i)] = kindJA
 	}

@@ -8,7 +8,7 @@ const nospec = core.ST | 0xc0
 
 // emitLoad is the LDX MEM and MEMSX cases (emit_ldx, emit_ldsx). A load
 // needs no extable entry here: jitsim's programs are never PROBE_MEM.
-func (c *compiler) emitLoad(i int, ins core.Insn) error {
+func (c *compiler) emitLoad(i int, ins *core.Insn) error {
 	dst, src := bpf2x86[ins.Dst], bpf2x86[ins.Src]
 	off := int32(ins.Off)
 	switch ins.Mode() {
@@ -42,7 +42,7 @@ func (c *compiler) emitLoad(i int, ins core.Insn) error {
 
 // emitStore is the ST (immediate), STX (register) and STX ATOMIC cases,
 // and the ST-class BPF_NOSPEC.
-func (c *compiler) emitStore(i int, ins core.Insn) error {
+func (c *compiler) emitStore(i int, ins *core.Insn) error {
 	dst := bpf2x86[ins.Dst]
 	off := int32(ins.Off)
 	if ins.Op == nospec {
@@ -84,7 +84,7 @@ func (c *compiler) emitStore(i int, ins core.Insn) error {
 // emitAtomic is the STX ATOMIC W/DW case: one locked instruction (emit_atomic)
 // where x86 has one, else the kernel's cmpxchg loop for the fetching
 // and/or/xor.
-func (c *compiler) emitAtomic(i int, ins core.Insn) error {
+func (c *compiler) emitAtomic(i int, ins *core.Insn) error {
 	w := ins.Size() == core.DW
 	dst, src := bpf2x86[ins.Dst], bpf2x86[ins.Src]
 	off := int32(ins.Off)
@@ -131,7 +131,7 @@ func (c *compiler) emitAtomic(i int, ins core.Insn) error {
 //	jne loop                ; lost the race
 //	mov src, rax            ; the old value
 //	mov rax, r10
-func (c *compiler) emitAtomicFetchLoop(ins core.Insn, w bool, dst, src reg, off int32) {
+func (c *compiler) emitAtomicFetchLoop(ins *core.Insn, w bool, dst, src reg, off int32) {
 	a := &c.a
 	realSrc, realDst := src, dst
 	c.emitMovReg(true, axReg, rax)

@@ -213,3 +213,22 @@ func TestEmitErrors(t *testing.T) {
 		})
 	}
 }
+
+// emit_call's -ERANGE: a helper farther than rel32 reaches from the image.
+func TestCallOutOfRange(t *testing.T) {
+	p := program(t, "call 1\nexit", fn{})
+	_, err := Backend{}.Compile(p, jit.Options{Base: mem.X86CodeBase, HelperAddr: func(int32) uint64 { return 0x7fff00000000 }})
+	if err == nil || !strings.Contains(err.Error(), "(insn 0): jit x86_64: call target 0x7fff00000000 is out of rel32 range") {
+		t.Errorf("err = %v", err)
+	}
+	_, err = Backend{}.Compile(p, jit.Options{Base: mem.X86CodeBase})
+	if err == nil || !strings.Contains(err.Error(), "no helper addresses") {
+		t.Errorf("err = %v", err)
+	}
+	// callx needs trap stubs at a constant stride.
+	p = program(t, "call %r1\nexit", fn{})
+	_, err = Backend{}.Compile(p, jit.Options{Base: mem.X86CodeBase, HelperAddr: func(id int32) uint64 { return mem.X86HelperBase + uint64(id*id)*16 }})
+	if err == nil || !strings.Contains(err.Error(), "callx: helper 2 is at") {
+		t.Errorf("err = %v", err)
+	}
+}

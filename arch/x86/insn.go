@@ -2,28 +2,55 @@ package x86
 
 import "encoding/binary"
 
-// asm is the code buffer of one pass. Builders append the bytes of one
-// machine instruction each, choosing the prefixes and the short or long form
-// exactly where the kernel's EMIT* sequence at the matching do_jit site does:
-// two sites that encode the same instruction differently (EMIT_mov always
-// has REX.W, emit_mov_reg(false, ...) only when a register needs it) get two
-// builders. Section numbers are the Intel SDM volume 2 instruction pages.
+// asm holds the code of one BPF instruction, as do_jit's temp[] does
+// before it is copied into the image. Builders append the bytes of one
+// machine instruction each, choosing the prefixes and the short or long
+// form exactly where the kernel's EMIT* sequence at the matching do_jit
+// site does: two sites that encode the same instruction differently
+// (EMIT_mov always has REX.W, emit_mov_reg(false, ...) only when a register
+// needs it) get two builders. Section numbers are the Intel SDM volume 2
+// instruction pages.
 type asm struct {
-	buf []byte
+	n int
+	b [asmSize]byte
 }
 
-func (a *asm) len() int { return len(a.buf) }
+// asmSize is BPF_MAX_INSN_SIZE + BPF_INSN_SAFETY, the size of temp[]: no
+// BPF instruction's code comes near it.
+const asmSize = maxInsnSize + 64
 
-func (a *asm) emit1(b byte) { a.buf = append(a.buf, b) }
+func (a *asm) len() int { return a.n }
 
-func (a *asm) emit2(b1, b2 byte) { a.buf = append(a.buf, b1, b2) }
+// bytes is the code emitted since the last reset.
+func (a *asm) bytes() []byte { return a.b[:a.n] }
 
-func (a *asm) emit3(b1, b2, b3 byte) { a.buf = append(a.buf, b1, b2, b3) }
+func (a *asm) reset() { a.n = 0 }
 
-func (a *asm) emit4(b1, b2, b3, b4 byte) { a.buf = append(a.buf, b1, b2, b3, b4) }
+func (a *asm) emit1(b byte) {
+	a.b[a.n] = b
+	a.n++
+}
+
+func (a *asm) emit2(b1, b2 byte) {
+	a.b[a.n], a.b[a.n+1] = b1, b2
+	a.n += 2
+}
+
+func (a *asm) emit3(b1, b2, b3 byte) {
+	a.b[a.n], a.b[a.n+1], a.b[a.n+2] = b1, b2, b3
+	a.n += 3
+}
+
+func (a *asm) emit4(b1, b2, b3, b4 byte) {
+	a.b[a.n], a.b[a.n+1], a.b[a.n+2], a.b[a.n+3] = b1, b2, b3, b4
+	a.n += 4
+}
 
 // imm32 appends a little-endian 32-bit value, as EMIT(off, 4).
-func (a *asm) imm32(v uint32) { a.buf = binary.LittleEndian.AppendUint32(a.buf, v) }
+func (a *asm) imm32(v uint32) {
+	binary.LittleEndian.PutUint32(a.b[a.n:], v)
+	a.n += 4
+}
 
 // REX and ModRM helpers, named after their kernel counterparts but taking
 // hardware registers: rm goes into ModRM.rm (REX.B), r into ModRM.reg (REX.R).
@@ -121,7 +148,8 @@ func (a *asm) movSxImm32(dst reg, imm int32) {
 // movabs encodes MOV r64, imm64 (REX.W B8+rd io; emit_mov_imm64).
 func (a *asm) movabs(dst reg, imm uint64) {
 	a.emit2(add1mod(0x48, dst), add1reg(0xB8, dst))
-	a.buf = binary.LittleEndian.AppendUint64(a.buf, imm)
+	binary.LittleEndian.PutUint64(a.b[a.n:], imm)
+	a.n += 8
 }
 
 // xorRegReg32 encodes XOR r/m32, r32 (31 /r): emit_mov_imm32's zero case,
@@ -687,7 +715,7 @@ const asmNopMax = 8
 func (a *asm) nops(n int) {
 	for n > 0 {
 		k := min(n, asmNopMax)
-		a.buf = append(a.buf, x86Nops[k]...)
+		a.n += copy(a.b[a.n:], x86Nops[k])
 		n -= k
 	}
 }

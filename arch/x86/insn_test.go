@@ -161,12 +161,12 @@ func TestEncode(t *testing.T) {
 			var a asm
 			tc.emit(&a)
 			want := stripSpaces(tc.hex)
-			if got := hex.EncodeToString(a.buf); got != want {
+			if got := hex.EncodeToString(a.bytes()); got != want {
 				t.Fatalf("bytes = %s, want %s", got, want)
 			}
-			text, n := decode(a.buf, 0, 0)
-			if n != len(a.buf) {
-				t.Fatalf("decode %x: consumed %d of %d bytes (%q)", a.buf, n, len(a.buf), text)
+			text, n := decode(a.bytes(), 0, 0)
+			if n != a.len() {
+				t.Fatalf("decode %x: consumed %d of %d bytes (%q)", a.bytes(), n, a.len(), text)
 			}
 			if text != tc.gnu {
 				t.Errorf("disasm = %q, want %q", text, tc.gnu)

@@ -1,7 +1,9 @@
 package x86
 
 import (
+	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 
 	"jitsim/core"
@@ -54,7 +56,6 @@ type bufs struct {
 	kind    []uint8
 	size0   []uint8
 	scratch []byte
-	tmp     []byte
 }
 
 // grow returns s resized to n, reusing its memory when it is big enough.
@@ -110,22 +111,21 @@ type compiler struct {
 	bmi2   bool
 	legacy bool
 
-	a     asm
+	a     asm    // the current insn's code (do_jit's temp[])
+	out   []byte // where a pass puts the code: scratch, then the image
 	funcs []funcState
 	fs    *funcState // the function being JITed
 
 	firstPass bool // the first pass: sorts jumps and exits into kinds
 	final     bool // write pass: addresses are known
-	base      int  // a.buf offset of the current function's first byte
-	insnStart int  // a.buf offset of the current BPF insn's code
+	proglen   int  // do_jit's proglen: the function's code before this insn
 	seenExit  bool
 
 	// bufs.kind holds per-slot flags found by scan. bufs.scratch holds
 	// every function's first-pass code and bufs.size0 each slot's size in
 	// it (0 for ld_imm64's second slot): the code of a slot that is not
 	// kindVolatile is the same in every pass, so later passes only add up
-	// its size and the final pass copies it. bufs.tmp takes the code of
-	// one volatile slot in a sizing pass.
+	// its size and the final pass copies it.
 	bufs
 
 	tailCallOffset int
@@ -178,7 +178,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 
 	// The pass loop of bpf_int_jit_compile, per function: the image
 	// shrinks with every pass until its length repeats.
-	c.scratch = grow(c.scratch, 8*len(p.Insns)+64*len(p.Funcs))[:0]
+	c.scratch = grow(c.scratch, 8*len(p.Insns)+64*len(p.Funcs)+asmSize)[:0]
 	total := 0
 	for i := range c.funcs {
 		fs := &c.funcs[i]
@@ -191,7 +191,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 
 	// The write pass: every function at its place, calls resolved.
 	c.final = true
-	c.a.buf = make([]byte, 0, total)
+	c.out = make([]byte, 0, total+asmSize) // flush's slack
 	img := &jit.Image{
 		Arch:           "x86_64",
 		Base:           c.opts.Base,
@@ -202,7 +202,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 	}
 	for i := range c.funcs {
 		fs := &c.funcs[i]
-		c.fs, c.base = fs, c.a.len()
+		c.fs = fs
 		fs.addrs[fs.n] = fs.proglen // overwritten by the next function's converge
 		proglen, err := c.emitPass()
 		if err != nil {
@@ -222,7 +222,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 		}
 	}
 	offsets[len(p.Insns)] = total
-	img.Code = c.a.buf
+	img.Code = c.out[:total:total]
 	img.Pokes = c.pokes
 	return img, nil
 }
@@ -240,12 +240,12 @@ func (c *compiler) converge(fs *funcState) error {
 	}
 	fs.cleanupAddr = firstEstimate * (fs.n + 1)
 	c.fs = fs
-	c.a.buf, c.base = c.scratch, len(c.scratch)
-	fs.scratch = c.base
+	c.out = c.scratch
+	fs.scratch = len(c.scratch)
 	c.firstPass = true
 	old, err := c.emitPass()
 	c.firstPass = false
-	c.scratch = c.a.buf
+	c.scratch = c.out
 	if err != nil {
 		return err
 	}
@@ -276,14 +276,13 @@ func (c *compiler) scan(fs *funcState) error {
 	fs.tcReachable = fs.f.TailCallReachable
 	var used uint64
 	for k := 0; k < len(insns); k++ {
-		ins := insns[k]
-		// detect_reg_usage looks at both fields of every insn.
-		used |= 1<<ins.Dst | 1<<ins.Src
-		if ins.Dst > core.R10 {
-			return c.errorf(fs.start+k, "op %#02x: bad destination register r%d", ins.Op, ins.Dst)
-		}
-		if ins.Src > core.R10 && srcIsReg(ins) {
-			return c.errorf(fs.start+k, "op %#02x: bad source register r%d", ins.Op, ins.Src)
+		ins := &insns[k]
+		// detect_reg_usage looks at both fields of every insn. Both are
+		// 4-bit fields in the kernel; out-of-range values are looked for
+		// once, below, when the mask shows some.
+		used |= 1<<(ins.Dst&63) | 1<<(ins.Src&63)
+		if ins.Dst > 15 || ins.Src > 15 {
+			used |= 1 << 15
 		}
 		switch ins.Class() {
 		case core.LD:
@@ -308,6 +307,17 @@ func (c *compiler) scan(fs *funcState) error {
 	}
 	for r := range fs.regsUsed {
 		fs.regsUsed[r] = fs.f.CalleeSaved[r] || used&(1<<(core.R6+core.Reg(r))) != 0
+	}
+	if used>>(core.R10+1) != 0 {
+		for k := range insns {
+			ins := &insns[k]
+			if ins.Dst > core.R10 && kind[k] != kindSecond {
+				return c.errorf(fs.start+k, "op %#02x: bad destination register r%d", ins.Op, ins.Dst)
+			}
+			if ins.Src > core.R10 && srcIsReg(*ins) {
+				return c.errorf(fs.start+k, "op %#02x: bad source register r%d", ins.Op, ins.Src)
+			}
+		}
 	}
 	for k, ins := range insns {
 		if kind[k] != kindVolatile || !ins.IsJump() {
@@ -354,21 +364,24 @@ const (
 )
 
 // emitPass is one whole pass of do_jit over the current function:
-// prologue, then every slot, recording addrs[]. It is the first pass, into
-// scratch, and the final pass, into the image.
+// prologue, then every slot, recording addrs[] and appending the code to
+// out. It is the first pass, into scratch, and the final pass, into the
+// image.
 func (c *compiler) emitPass() (int, error) {
 	fs := c.fs
-	c.a.buf = c.a.buf[:c.base]
 	c.seenExit = false
+	c.proglen = 0
+	c.a.reset()
 	if err := c.emitPrologue(); err != nil {
 		return 0, err
 	}
-	fs.addrs[0] = c.a.len() - c.base
+	c.flush()
+	fs.addrs[0] = c.proglen
 	src := fs.scratch + fs.addrs[0] // the first pass's code of slot i-1
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	for i := 1; i <= fs.n; i++ {
 		slot := fs.start + i - 1
-		ins := insns[i-1]
+		ins := &insns[i-1]
 		if c.final {
 			if c.kind[slot] < kindVolatile {
 				var err error
@@ -379,32 +392,45 @@ func (c *compiler) emitPass() (int, error) {
 			}
 			src += int(c.size0[slot])
 		}
-		c.insnStart = c.a.len()
+		c.a.reset()
 		if ins.IsLdImm64() {
-			c.emitMovImm64(bpf2x86[ins.Dst], core.Imm64(ins, insns[i]))
-			fs.addrs[i] = c.a.len() - c.base
-			c.size0[slot] = uint8(c.a.len() - c.insnStart)
-			c.size0[slot+1] = 0
+			c.emitMovImm64(bpf2x86[ins.Dst], core.Imm64(*ins, insns[i]))
+			fs.addrs[i] = c.proglen + c.a.len()
+			c.size0[slot], c.size0[slot+1] = uint8(c.a.len()), 0
 			i++
 		} else if err := c.emitInsn(i, ins); err != nil {
 			return 0, err
+		} else if !c.final {
+			c.size0[slot] = uint8(c.a.len())
 		}
-		ilen := c.a.len() - c.insnStart
-		if ilen > maxInsnSize {
-			return 0, c.errorf(slot, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", ins.Op, ilen)
+		if c.a.len() > maxInsnSize {
+			return 0, c.errorf(slot, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", ins.Op, c.a.len())
 		}
-		proglen := c.a.len() - c.base
-		if c.final && proglen != fs.addrs[i] {
+		c.flush()
+		if c.final && c.proglen != fs.addrs[i] {
 			// The kernel's check that the image has not moved since the
 			// pass the branches were computed in.
-			return 0, c.errorf(slot, "op %#02x: code moved in the final pass (ends at %d, was %d)", ins.Op, proglen, fs.addrs[i])
+			return 0, c.errorf(slot, "op %#02x: code moved in the final pass (ends at %d, was %d)", ins.Op, c.proglen, fs.addrs[i])
 		}
-		if !c.final && !ins.IsLdImm64() {
-			c.size0[slot] = uint8(ilen)
-		}
-		fs.addrs[i] = proglen
+		fs.addrs[i] = c.proglen
 	}
-	return c.a.len() - c.base, nil
+	return c.proglen, nil
+}
+
+// flush appends the current insn's code to out. Most insns are a few
+// bytes: copying whole words into the slack that out always keeps beats a
+// memmove call per insn.
+func (c *compiler) flush() {
+	n := c.a.n
+	if cap(c.out)-len(c.out) < asmSize {
+		c.out = slices.Grow(c.out, asmSize)
+	}
+	dst := c.out[len(c.out) : len(c.out)+asmSize]
+	for k := 0; k < n; k += 8 {
+		binary.LittleEndian.PutUint64(dst[k:], binary.LittleEndian.Uint64(c.a.b[k:]))
+	}
+	c.out = c.out[:len(c.out)+n]
+	c.proglen += n
 }
 
 // copyRun is the final pass over the slots from do_jit index i up to the
@@ -415,24 +441,24 @@ func (c *compiler) copyRun(i int, src *int) (int, error) {
 	fs := c.fs
 	kind := c.kind[fs.start : fs.start+fs.n]
 	size0 := c.size0[fs.start : fs.start+fs.n]
-	start := c.a.len() - c.base
-	proglen := start
+	start := c.proglen
 	j := i
 	for ; j <= fs.n && kind[j-1] < kindVolatile; j++ {
-		proglen += int(size0[j-1])
-		if proglen != fs.addrs[j] {
-			return 0, c.errorf(fs.start+j-1, "code moved in the final pass (ends at %d, was %d)", proglen, fs.addrs[j])
+		c.proglen += int(size0[j-1])
+		if c.proglen != fs.addrs[j] {
+			return 0, c.errorf(fs.start+j-1, "code moved in the final pass (ends at %d, was %d)", c.proglen, fs.addrs[j])
 		}
 	}
-	c.a.buf = append(c.a.buf, c.scratch[*src:*src+proglen-start]...)
-	*src += proglen - start
+	n := c.proglen - start
+	c.out = append(c.out, c.scratch[*src:*src+n]...)
+	*src += n
 	return j - 1, nil
 }
 
 // sizePass is a later sizing pass: plain slots keep their size, jumps and
 // exits are sized by the same decisions emit_cond_jmp/emit_jmp make, and
-// what else is volatile (calls, tail calls) is emitted again into tmp
-// with base set so that offsets in the function come out right.
+// what else is volatile (calls, tail calls) is emitted again, only to be
+// measured.
 func (c *compiler) sizePass() (int, error) {
 	fs := c.fs
 	c.seenExit = false
@@ -454,7 +480,7 @@ func (c *compiler) sizePass() (int, error) {
 			size = pre + nops + jlen
 		case kindJA:
 			var err error
-			if off := c.jaOffset(i, insns[k]); off == 0 {
+			if off := c.jaOffset(i, &insns[k]); off == 0 {
 				size, err = c.jaNops(i)
 			} else {
 				var nops, jlen int
@@ -473,13 +499,12 @@ func (c *compiler) sizePass() (int, error) {
 			}
 			size = nops + jlen
 		default:
-			c.a.buf, c.base, c.insnStart = c.tmp[:0], -proglen, 0
-			err := c.emitInsn(i, insns[k])
-			c.tmp = c.a.buf
-			if err != nil {
+			c.a.reset()
+			c.proglen = proglen
+			if err := c.emitInsn(i, &insns[k]); err != nil {
 				return 0, err
 			}
-			size = len(c.tmp)
+			size = c.a.len()
 		}
 		if size > maxInsnSize {
 			return 0, c.errorf(fs.start+k, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", insns[k].Op, size)
@@ -492,7 +517,7 @@ func (c *compiler) sizePass() (int, error) {
 
 // emitInsn is the big switch of do_jit, by class. i is do_jit's 1-based
 // index: the insn is slot i-1 of the function.
-func (c *compiler) emitInsn(i int, ins core.Insn) error {
+func (c *compiler) emitInsn(i int, ins *core.Insn) error {
 	switch ins.Class() {
 	case core.ALU, core.ALU64:
 		return c.emitALU(i, ins)
@@ -508,7 +533,7 @@ func (c *compiler) emitInsn(i int, ins core.Insn) error {
 
 // unknown is do_jit's default case (-EINVAL): an opcode the JIT has no
 // sequence for (LD_ABS/LD_IND are rewritten before the JIT).
-func (c *compiler) unknown(i int, ins core.Insn) error {
+func (c *compiler) unknown(i int, ins *core.Insn) error {
 	return c.errorf(c.fs.start+i-1, "op %#02x: %w", ins.Op, core.ErrUnsupported)
 }
 
@@ -517,4 +542,4 @@ func (c *compiler) slot(i int) int { return c.fs.start + i - 1 }
 
 // pos is the current offset inside the function (do_jit's proglen plus the
 // bytes emitted for the current insn so far).
-func (c *compiler) pos() int { return c.a.len() - c.base }
+func (c *compiler) pos() int { return c.proglen + c.a.len() }

@@ -307,11 +307,11 @@ func fixupDirect(t *testing.T, img *jit.Image, p jit.Poke, bpfFunc uint64) {
 	var a asm
 	target := bpfFunc + uint64(img.TailCallOffset)
 	a.jmpRel32(int32(target - (img.Base + uint64(p.TailCallSite) + 5)))
-	copy(site, a.buf)
+	copy(site, a.bytes())
 	bypass := img.Code[p.BypassSite : p.BypassSite+5]
-	a.buf = a.buf[:0]
+	a.reset()
 	a.jmpRel32(int32(p.BypassTarget - (p.BypassSite + 5)))
-	if string(bypass) != string(a.buf) {
+	if string(bypass) != string(a.bytes()) {
 		t.Fatalf("tailcall_bypass %x is not jmp %#x", bypass, p.BypassTarget)
 	}
 	copy(bypass, nop5)

@@ -56,8 +56,8 @@ func newNative(t *testing.T) *native {
 	}
 	var a asm
 	stub := func(id int) {
-		copy(n.code[nativeStubs+id*stubStride:], a.buf)
-		a.buf = a.buf[:0]
+		copy(n.code[nativeStubs+id*stubStride:], a.bytes())
+		a.reset()
 	}
 	// 2: no_op() = 0
 	a.xorRegReg32(rax, rax)

@@ -48,7 +48,7 @@ func (c *compiler) emitPrologue() error {
 	a.push(rbp)
 	a.movRegReg(rbp, rsp)
 	// X86_TAIL_CALL_OFFSET must point here, at the second endbr64 under IBT.
-	if got := a.len() - c.base; got != c.tailCallOffset {
+	if got := a.len(); got != c.tailCallOffset {
 		return c.errorf(fs.start, "prologue: tail call landing at %d, X86_TAIL_CALL_OFFSET is %d", got, c.tailCallOffset)
 	}
 	if c.opts.IBT {

@@ -20,7 +20,7 @@ func tccOff(depth int32) int32 { return -4 - depth }
 // emitTailCall is BPF_JMP | BPF_TAIL_CALL: Imm 0 is an indirect tail call,
 // Imm k names the verifier's poke descriptor k-1 (a constant map and key).
 // r1 (rdi) is the context, r2 (rsi) the prog array, r3 (rdx) the index.
-func (c *compiler) emitTailCall(i int, ins core.Insn) error {
+func (c *compiler) emitTailCall(i int, ins *core.Insn) error {
 	if kabi.ArrayMaxEntriesOff > 127 || kabi.ProgBpfFuncOff > 127 {
 		// The kernel writes these offsets as disp8 bytes.
 		return c.errorf(c.slot(i), "tail call: bpf_array/bpf_prog offsets do not fit a disp8")
@@ -46,7 +46,7 @@ func (c *compiler) emitTailCall(i int, ins core.Insn) error {
 // tail_call_*_label, measured from the sequence's start): the sequence
 // has the same length in every pass, so the second pass has it right.
 func (c *compiler) tailCallOut(cc byte, label int) {
-	c.a.jccRel8(cc, int8(label-(c.a.len()+2-c.insnStart)))
+	c.a.jccRel8(cc, int8(label-(c.a.len()+2)))
 }
 
 // emitTailCallIndirect is emit_bpf_tail_call_indirect() (6.11+):
@@ -76,7 +76,7 @@ func (c *compiler) emitTailCallIndirect() {
 	a.movLoad64(rcx, rcx, kabi.ProgBpfFuncOff)
 	a.aluImm8(true, opAdd, rcx, int8(c.tailCallOffset))
 	c.emitIndirectJump(rcx)
-	fs.tcIndirectLabel = a.len() - c.insnStart
+	fs.tcIndirectLabel = a.len()
 }
 
 // emitTailCallIndirectLegacy is emit_bpf_tail_call_indirect() before 6.11:
@@ -97,7 +97,7 @@ func (c *compiler) emitTailCallIndirectLegacy() {
 	a.movLoad64(rcx, rcx, kabi.ProgBpfFuncOff)
 	a.aluImm8(true, opAdd, rcx, int8(c.tailCallOffset))
 	c.emitIndirectJump(rcx)
-	fs.tcIndirectLabel = a.len() - c.insnStart
+	fs.tcIndirectLabel = a.len()
 }
 
 // emitLegacyCount is the legacy "if (tail_call_cnt++ >= MAX_TAIL_CALL_CNT)
@@ -152,7 +152,7 @@ func (c *compiler) emitTailCallDirect(i int, poke core.TailCallPoke) {
 		a.cmpMem64Imm8(rax, maxTailCalls)
 		c.tailCallOut(jae, label)
 	}
-	bypass := a.len() - c.insnStart
+	bypass := a.len()
 	// poke->tailcall_target = ip + label - X86_PATCH_SIZE; the bypass jumps
 	// to tailcall_target + X86_PATCH_SIZE, i.e. out.
 	a.jmpRel32(int32(label - (bypass + patchSize)))
@@ -166,9 +166,9 @@ func (c *compiler) emitTailCallDirect(i int, poke core.TailCallPoke) {
 	}
 	c.unwindStack()
 	a.nops(patchSize)
-	fs.tcDirectLabel = a.len() - c.insnStart
+	fs.tcDirectLabel = a.len()
 	if c.final {
-		start := c.insnStart
+		start := fs.image + c.proglen
 		c.pokes = append(c.pokes, jit.Poke{
 			Insn:         c.slot(i),
 			Map:          poke.Map,
