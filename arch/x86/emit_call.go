@@ -21,6 +21,9 @@ func (c *compiler) emitCall(i int, ins *core.Insn) error {
 	var target uint64
 	switch ins.Src {
 	case core.CallHelper:
+		// The kernel rejects imm 0 here because by now its imm is the
+		// helper's distance from __bpf_call_base; jitsim keeps the id, and
+		// id 0 is a real helper in the conformance set.
 		if c.opts.HelperAddr == nil {
 			return c.errorf(c.slot(i), "call helper %d: no helper addresses (jit.Options.HelperAddr)", ins.Imm)
 		}

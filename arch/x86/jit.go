@@ -30,6 +30,8 @@ type Backend struct {
 	BMI2 bool
 }
 
+var _ jit.Backend = Backend{}
+
 // Arch is "x86_64".
 func (Backend) Arch() string { return "x86_64" }
 
@@ -84,7 +86,6 @@ func TailCallOffset(scheme core.Scheme, ibt bool) int {
 // addrs[] and struct jit_context, plus what do_jit derives from the prog.
 type funcState struct {
 	f        *core.Func
-	idx      int // index in p.Funcs
 	start, n int // first slot and slot count
 	// addrs is the kernel's addrs[]: addrs[0] is the prologue's length,
 	// addrs[k] the end of slot k-1 (= start of slot k), relative to the
@@ -162,7 +163,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 		}
 		next = f.End
 		fs := &c.funcs[i]
-		*fs = funcState{f: f, idx: i, start: f.Start, n: f.End - f.Start, subprog: i > 0,
+		*fs = funcState{f: f, start: f.Start, n: f.End - f.Start, subprog: i > 0,
 			addrs: offsets[f.Start : f.End+1]}
 		if f.StackDepth < 0 || f.StackDepth > kabi.MaxBPFStack {
 			return nil, c.errorf(f.Start, "function %s: stack depth %d out of range", f.Name, f.StackDepth)
