@@ -6,7 +6,15 @@
 // insn.go (the EMIT* sequences as one builder per machine instruction),
 // jit.go (bpf_int_jit_compile and the do_jit loop), emit_*.go (the do_jit
 // cases), prologue.go (emit_prologue, epilogue), tailcall.go
-// (emit_bpf_tail_call_indirect/_direct).
+// (emit_bpf_tail_call_indirect/_direct), dump.go (listings).
+//
+// jit.Options.Scheme selects how the tail call count travels (prologue,
+// tail calls, the rax load before calls): Legacy is the code of Linux
+// 5.17-6.10, Fixed mainline's. Everything else is mainline's in both.
+// Where the kernel relies on its verifier having rewritten the program
+// (div/mod guards, sdiv/smod by -1, the zero extension after a 32-bit
+// cmpxchg), the JIT emits the code of the rewritten instructions itself,
+// since jitsim's engines run programs the verifier has not touched.
 package x86
 
 import "jitsim/core"
