@@ -259,8 +259,34 @@ func (e *Engine) budgetStop(st *run, budget uint64) error {
 				core.ErrBudget, budget, pc, target, errors.Join(err, rerr))
 		}
 	}
+	slot := stop.slot
+	if left == 0 {
+		slot = e.exitTaken(im, slot)
+	}
 	e.bud.SetLeft(0)
-	return st.errorf(stop.slot, "%w (%d instructions ran)", core.ErrBudget, budget)
+	return st.errorf(slot, "%w (%d instructions ran)", core.ErrBudget, budget)
+}
+
+// exitTaken names the exit a run was taking when it stopped at the code
+// exits share (see marks): an exit that is a jump to that code ends the
+// block entered before, so that exit is the one that could not start.
+func (e *Engine) exitTaken(im *image, slot int) int {
+	if !im.src[slot].IsExit() {
+		return slot
+	}
+	pa, pn := e.bud.PrevBlock()
+	pim, lo := e.imageAt(pa)
+	if pim != im || pn == 0 {
+		return slot
+	}
+	fn := im.funcOf(slot)
+	taken := slot
+	for i := im.slotAt(lo); i < len(im.src) && im.img.InsnOffsets[i] < lo+int(pn); i++ {
+		if i != slot && im.src[i].IsExit() && im.funcOf(i) == fn {
+			taken = i
+		}
+	}
+	return taken
 }
 
 // helperAddr is the guest address of helper id's stub (jit.Options.HelperAddr).

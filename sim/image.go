@@ -276,6 +276,11 @@ func (im *image) slotAt(off int) int {
 	return i
 }
 
+// funcOf is the index of the function holding slot.
+func (im *image) funcOf(slot int) int {
+	return sort.Search(len(im.funcs), func(k int) bool { return im.funcs[k].End > slot })
+}
+
 // marksIn returns the marks in image offsets [lo, hi).
 func (im *image) marksIn(lo, hi int) []mark {
 	i := sort.Search(len(im.marks), func(i int) bool { return im.marks[i].off >= lo })

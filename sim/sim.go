@@ -299,6 +299,7 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 // 250 µs); the generation check keeps a late timer off the next run.
 func (e *Engine) start(begin, until uint64, timeout time.Duration) error {
 	if timeout <= 0 {
+		e.wd.fired = false // no timer of an earlier run is live
 		return e.u.Start(begin, until, 0, 0)
 	}
 	e.wd.Lock()

@@ -30,6 +30,8 @@ void jitsim_wbudget_free(struct jitsim_wbudget *b) {
 // request the block's prologue checks), with the PC on the block.
 static void tramp_wbudget(uc_engine *uc, uint64_t addr, uint32_t size, void *user) {
 	struct jitsim_wbudget *b = user;
+	b->prev_addr = b->last_addr;
+	b->prev_size = b->last_size;
 	b->last_addr = addr;
 	b->last_size = size;
 	uint64_t o = addr - b->base;

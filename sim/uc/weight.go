@@ -61,6 +61,7 @@ func (b *WeightBudget) Prefix() []uint32 {
 func (b *WeightBudget) SetLeft(left uint64) {
 	b.c.left = C.uint64_t(left)
 	b.c.hit = false
+	b.c.last_addr, b.c.last_size, b.c.prev_addr, b.c.prev_size = 0, 0, 0, 0
 }
 
 // Left returns what is left of the budget and whether it stopped a run.
@@ -74,6 +75,12 @@ func (b *WeightBudget) Left() (left uint64, hit bool) {
 // is what bounds a faulting instruction's address.
 func (b *WeightBudget) LastBlock() (addr uint64, size uint32) {
 	return uint64(b.c.last_addr), uint32(b.c.last_size)
+}
+
+// PrevBlock is the block entered before LastBlock's: after a refusal, the
+// one whose end led to the refused block.
+func (b *WeightBudget) PrevBlock() (addr uint64, size uint32) {
+	return uint64(b.c.prev_addr), uint32(b.c.prev_size)
 }
 
 // Close removes the hook and frees the table. Closing the Unicorn first is

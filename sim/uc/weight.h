@@ -16,6 +16,8 @@ struct jitsim_wbudget {
 	uint64_t left;    // weight the run may still spend
 	uint64_t last_addr; // the block entered last (or refused)
 	uint32_t last_size;
+	uint64_t prev_addr; // the block entered before it
+	uint32_t prev_size;
 	bool hit; // a block was refused and the run stopped before it
 };
 
