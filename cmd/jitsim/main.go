@@ -4,6 +4,7 @@
 //	jitsim conform [-engine E[,E...]] [-tcc fixed|legacy|both] [-json] PATH...
 //	jitsim run     [-engine E] [-tcc S] [-mem HEX] [-budget N] [-json] FILE
 //	jitsim dump    [-stage xlated] FILE
+//	jitsim fuzz    [-engines E[,E...]] [-n N] [-seed S] [-tcc S] [-out DIR] [-budget N]
 //
 // Exit status: 0 success, 1 a run or case failed, 2 bad usage or unreadable
 // input.
@@ -44,6 +45,7 @@ func init() {
 		{"conform", "[-engine E[,E...]] [-tcc fixed|legacy|both] [-json] PATH...", "run conformance .data files or folders of them", runConform},
 		{"run", "[-engine E] [-tcc S] [-mem HEX] [-budget N] [-json] FILE", "run an asm, raw or .data file and print r0", runRun},
 		{"dump", "[-stage xlated] FILE", "print a program like bpftool prog dump", runDump},
+		{"fuzz", "[-engines E[,E...]] [-n N] [-seed S] [-first I] [-tcc fixed|legacy|both] [-out DIR] [-budget N] [-minimize=false]", "run random programs on every engine, compare with the interpreter, write reproducers", runFuzz},
 	}
 }
 
