@@ -42,6 +42,12 @@ type RunOptions struct {
 	Budget uint64
 	// Timeout bounds a run's wall-clock time (0: none beyond the budget).
 	Timeout time.Duration
+	// KeepMaps keeps the maps and global data as the engine's previous
+	// run of the same object left them (and as Go code changed them since,
+	// through core/maps), as bpf_prog_test_run does: the kernel selftests
+	// read counters that accumulate over several runs. false: every run
+	// starts from the object's initial map contents.
+	KeepMaps bool
 }
 
 // Input is what a run starts with. When Ctx is non-empty its bytes are

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"jitsim/core"
+	"jitsim/core/maps"
 	"jitsim/core/mem"
 )
 
@@ -31,10 +32,11 @@ var ErrUnwind = errors.New("unwind")
 // Env is what helpers see of a run. Engines make one per guest address
 // space and Reset it at the start of every run, so the fake clock, the
 // random stream and the printk buffer start from the same state on every
-// engine. Map helpers will find the maps' kernel-like objects in Mem (at
-// mem.MapBase) through state added here.
+// engine. Map helpers find the maps through Maps, which the engine sets to
+// the Set of the object it runs (nil: a map helper call is an error).
 type Env struct {
-	Mem *mem.Space
+	Mem  *mem.Space
+	Maps *maps.Set
 	// Clock is the next value bpf_ktime_get_ns returns.
 	Clock uint64
 	// Rand is the state of bpf_get_prandom_u32's generator.

@@ -10,6 +10,9 @@ import (
 
 // kernelHelpers are the kernel helper ids (enum bpf_func_id) jitsim serves.
 var kernelHelpers = map[int32]Helper{
+	kabi.FnMapLookupElem: {"bpf_map_lookup_elem", mapLookupElem},
+	kabi.FnMapUpdateElem: {"bpf_map_update_elem", mapUpdateElem},
+	kabi.FnMapDeleteElem: {"bpf_map_delete_elem", mapDeleteElem},
 	kabi.FnKtimeGetNs:    {"bpf_ktime_get_ns", ktimeGetNs},
 	kabi.FnTracePrintk:   {"bpf_trace_printk", tracePrintk},
 	kabi.FnGetPrandomU32: {"bpf_get_prandom_u32", getPrandomU32},
@@ -18,11 +21,10 @@ var kernelHelpers = map[int32]Helper{
 // kernelUnmodelled are kernel helpers programs call that jitsim does not
 // serve yet, named so an error says what was called.
 var kernelUnmodelled = map[int32]string{
-	kabi.FnMapLookupElem: "bpf_map_lookup_elem",
-	kabi.FnMapUpdateElem: "bpf_map_update_elem",
-	kabi.FnMapDeleteElem: "bpf_map_delete_elem",
-	kabi.FnTailCall:      "bpf_tail_call",
-	kabi.FnSkbLoadBytes:  "bpf_skb_load_bytes",
+	// bpf_tail_call is no helper at run time: xlate rewrites the call
+	// into JMP|TailCall, which every engine serves itself.
+	kabi.FnTailCall:     "bpf_tail_call",
+	kabi.FnSkbLoadBytes: "bpf_skb_load_bytes",
 }
 
 // errno values helpers return negated in r0.

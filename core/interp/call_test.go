@@ -112,8 +112,10 @@ func TestHelperErrors(t *testing.T) {
 			"test: test.s:2 (insn 1): run: callx r3: no helper 18446744073709551615 in the conformance set"},
 		{"unknown conformance helper", core.HelpersConformance, prog(call(6), exit()), nil,
 			"test: test.s:1 (insn 0): run: call to unknown helper 6 (conformance set)"},
-		{"kernel helper not modelled yet", core.HelpersKernel, prog(call(1), exit()), core.ErrUnsupported,
-			"test: test.s:1 (insn 0): run: call bpf_map_lookup_elem: not supported"},
+		{"kernel helper not modelled yet", core.HelpersKernel, prog(call(26), exit()), core.ErrUnsupported,
+			"test: test.s:1 (insn 0): run: call bpf_skb_load_bytes: not supported"},
+		{"map helper without a map", core.HelpersKernel, prog(call(1), exit()), core.ErrFault,
+			"test: test.s:1 (insn 0): run: call bpf_map_lookup_elem: bpf_map_lookup_elem: r1 = 0x0 is not a map (the verifier passes only a map pointer): memory fault"},
 		{"kernel helper id unknown", core.HelpersKernel, prog(call(100000), exit()), nil,
 			"test: test.s:1 (insn 0): run: call to unknown helper 100000 (kernel set)"},
 	} {

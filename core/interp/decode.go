@@ -152,6 +152,7 @@ const (
 	opCallX    // helper whose id is in dst (the conformance suite's callx)
 	opCallFunc // bpf-to-bpf
 	opExit
+	opTailCall // x: poke index (direct) or -1 (indirect)
 
 	opLdImm64
 
@@ -361,9 +362,9 @@ func (d *decoder) ldImm64(i int) error {
 		return err
 	}
 	if ins.Src != 0 {
-		// Map and function references become guest addresses in xlate; the
-		// interpreter runs xlated code only.
-		return d.errorf(i, "ld_imm64 with pseudo source %d must be resolved by xlate first: %w", ins.Src, core.ErrUnsupported)
+		// Map references became guest addresses in xlate; function
+		// references (callbacks) are not modelled.
+		return d.errorf(i, "ld_imm64 with pseudo source %d: %w", ins.Src, core.ErrUnsupported)
 	}
 	d.c.insns[i] = dinsn{op: opLdImm64, dst: uint8(ins.Dst), imm: core.Imm64(ins, hi)}
 	return nil
@@ -511,10 +512,16 @@ func (d *decoder) jmp(i int, ins core.Insn) (dinsn, error) {
 		return d.call(i, ins, di)
 	case core.TailCall:
 		if is64 {
-			// The seam for tail calls: xlate turns bpf_tail_call into
-			// JMP|TailCall, which the run loop will serve with the
-			// frame's (legacy) or the run's (fixed) count.
-			return di, d.errorf(i, "tail call: %w", core.ErrUnsupported)
+			// xlate's BPF_JMP|BPF_TAIL_CALL: Imm is a poke descriptor's
+			// index + 1 for a direct tail call, 0 for an indirect one.
+			if x || ins.Dst != 0 || ins.Src != 0 || ins.Off != 0 || ins.Imm < 0 {
+				return di, d.reserved(i, ins, "tail call")
+			}
+			if int(ins.Imm) > len(d.prog.TailCallPokes) {
+				return di, d.errorf(i, "tail call through poke descriptor %d, the program has %d", ins.Imm, len(d.prog.TailCallPokes))
+			}
+			di.op, di.x = opTailCall, ins.Imm-1
+			return di, nil
 		}
 	}
 	base := jmpBase[ins.OpCode()>>4]

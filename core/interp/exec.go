@@ -28,14 +28,14 @@ const checkEvery = 1 << 16
 // and exec then looks at the remaining budget and the clock. The count is
 // exact: an instruction counts when it starts.
 func (e *Engine) exec(st *state, r *regs) (uint64, error) {
-	ins := st.c.insns
 	stk := (*[mem.StackSize]byte)(e.stack.Data)
 	left := st.budget // not yet handed out
 	var cnt uint64    // handed out and not yet used
 	pc := 0
 	for {
 		var slow bool
-		pc, cnt, slow = fast(st, ins, r, stk, pc, cnt)
+		// A tail call or a return across one changes st.c in step.
+		pc, cnt, slow = fast(st, st.c.insns, r, stk, pc, cnt)
 		if slow {
 			next, done, err := e.step(st, r, pc)
 			if err != nil {
@@ -583,9 +583,9 @@ func fast(st *state, ins []dinsn, rp *regs, stk *[mem.StackSize]byte, pc int, cn
 			}
 
 		case opCallFunc:
-			if st.depth == len(st.frames) {
+			if st.depth-st.base == kabi.MaxCallFrames-1 || st.depth == len(st.frames) {
 				*rp = r
-				return pc - 1, cnt, true // step reports the depth
+				return pc - 1, cnt, true // step reports the depth or grows frames
 			}
 			f := &st.frames[st.depth]
 			st.depth++
@@ -593,12 +593,15 @@ func fast(st *state, ins []dinsn, rp *regs, stk *[mem.StackSize]byte, pc int, cn
 			f.saved = [4]uint64{r[6], r[7], r[8], r[9]}
 			f.fp = r[10]
 			f.tailCalls = st.tailCalls
+			f.c, f.prog, f.base = st.c, st.prog, st.base
 			// One MAX_BPF_STACK slot per frame: the callee's r10 is where
 			// the caller's stack ends.
 			r[10] -= kabi.MaxBPFStack
 			pc = int(d.x)
 		case opExit:
-			if st.depth == 0 {
+			// The entry frame's exit, and a return into another program
+			// (the frame was entered by a tail call), are step's.
+			if st.depth == 0 || st.frames[st.depth-1].c != st.c {
 				*rp = r
 				return pc - 1, cnt, true
 			}
@@ -609,6 +612,7 @@ func fast(st *state, ins []dinsn, rp *regs, stk *[mem.StackSize]byte, pc int, cn
 			if st.scheme == core.Legacy {
 				st.tailCalls = f.tailCalls
 			}
+			st.base = f.base
 			pc = f.ret
 
 		default:
@@ -677,9 +681,15 @@ func (e *Engine) step(st *state, r *regs, pc int) (next int, done bool, err erro
 		}
 		return e.callHelper(st, r, pc, h)
 	case opCallFunc:
-		return 0, false, st.errorf(pc, "call nests deeper than %d frames", kabi.MaxCallFrames)
+		return e.callFunc(st, r, pc, d)
 	case opExit:
-		return 0, true, nil
+		if st.depth == 0 {
+			return 0, true, nil
+		}
+		return st.ret(r), false, nil
+	case opTailCall:
+		next, err := e.tailCall(st, r, pc, d)
+		return next, false, err
 	case opEnd:
 		return 0, false, st.errorf(int(d.x), "execution ran past the last instruction without exit")
 	default:

@@ -5,15 +5,15 @@
 // are the shared table of core/helper, so results compare bit for bit with
 // the JITs run under the simulator.
 //
-// Programs are predecoded once per Engine (decode.go), checked the way the
-// verifier checks opcodes and reserved fields, then run by a loop that
-// counts every instruction against the budget (exec.go).
+// An Engine runs xlated code (core/xlate) and keeps the object's maps in
+// its guest memory (core/maps) between runs. Programs are predecoded once
+// per Engine (decode.go), checked the way the verifier checks opcodes and
+// reserved fields, then run by a loop that counts every instruction
+// against the budget (exec.go). Tail calls, with both tail call count
+// schemes, are in tailcall.go.
 //
-// Not modelled yet: tail calls (JMP|TailCall is rejected with
-// core.ErrUnsupported; frame.tailCalls and state.tailCalls already hold
-// the counts both schemes need), map and function references in ld_imm64
-// (xlate resolves them), LD_ABS/LD_IND, kfuncs, load-acquire and
-// store-release.
+// Not modelled yet: function references in ld_imm64 (callbacks),
+// LD_ABS/LD_IND, kfuncs, load-acquire and store-release.
 package interp
 
 import (
@@ -23,7 +23,9 @@ import (
 	"jitsim/core"
 	"jitsim/core/helper"
 	"jitsim/core/kabi"
+	"jitsim/core/maps"
 	"jitsim/core/mem"
+	"jitsim/core/xlate"
 )
 
 // Engine runs programs. It owns a guest address space and keeps it, and
@@ -38,14 +40,90 @@ type Engine struct {
 	// args is where helper arguments are passed from: a field, so taking
 	// its address for the indirect call does not allocate per call.
 	args [5]uint64
+	opts Options
+	// cur is the object whose maps are in guest memory.
+	cur *loaded
+	// frames is reused by every run: bpf-to-bpf calls in progress.
+	frames []frame
+}
+
+// Options are the interpreter's own choices, beyond core.RunOptions.
+type Options struct {
+	// TailCallCount says when a tail call attempt adds one to the count.
+	TailCallCount CountPoint
+}
+
+// CountPoint is when a tail call attempt increments the tail call count.
+// Implementations differ (shared/docs/tailcall-hierarchy.md):
+//
+//	engine                                  fixed            legacy
+//	kernel interpreter (___bpf_prog_run)    before the slot  before the slot
+//	x86-64 JIT (emit_bpf_tail_call_*)       after            before
+//	arm64 JIT (emit_bpf_tail_call)          after            before
+//	jitsim interp, CountPerScheme           after            before
+//
+// "before": the count is checked and incremented, then the slot is read,
+// so an attempt on an empty slot still costs one (Linux <= 6.10 JITs,
+// and the kernel's interpreter in every version). "after": the increment
+// happens only once the slot is known to hold a program ("Inc
+// tail_call_cnt if the slot is populated", the 6.11 tailcall hierarchy
+// fix). The kernel interpreter never meets the schemes' other difference:
+// it refuses programs that mix tail calls and bpf-to-bpf calls
+// (allow_tail_call_in_subprogs needs a JIT).
+type CountPoint uint8
+
+const (
+	// CountPerScheme is what the JITs of the run's scheme do: after the
+	// slot check under core.Fixed, before it under core.Legacy.
+	CountPerScheme CountPoint = iota
+	// CountBeforeSlot counts every attempt that passes the bounds and
+	// count checks.
+	CountBeforeSlot
+	// CountAfterSlot counts only attempts that find a program.
+	CountAfterSlot
+)
+
+func (c CountPoint) early(s core.Scheme) bool {
+	switch c {
+	case CountBeforeSlot:
+		return true
+	case CountAfterSlot:
+		return false
+	}
+	return s == core.Legacy
+}
+
+// loaded is an object prepared for running: xlated, its maps built.
+type loaded struct {
+	obj *core.Object
+	x   *core.Object
+	set *maps.Set
+	// What obj looked like when it was loaded, to notice an in-place
+	// change: the programs and their slots, the maps and their shapes.
+	progs []*core.Program
+	src   [][]core.Insn
+	defs  []*core.Map
+	shape []mapShape
+}
+
+// mapShape is what of a map the layout depends on.
+type mapShape struct {
+	name                           string
+	typ                            core.MapType
+	keySize, valueSize, maxEntries uint32
+	section                        string
 }
 
 // maxCached bounds the predecode cache; past it the cache starts over.
 const maxCached = 256
 
-// New returns an Engine. Guest memory is mapped on the first run.
-func New() *Engine {
-	e := &Engine{cache: make(map[*core.Program]*code)}
+// New returns an Engine with the default Options. Guest memory is mapped
+// on the first run.
+func New() *Engine { return NewWith(Options{}) }
+
+// NewWith returns an Engine with the given Options.
+func NewWith(o Options) *Engine {
+	e := &Engine{cache: make(map[*core.Program]*code), opts: o}
 	e.env = helper.NewEnv(&e.space)
 	return e
 }
@@ -62,8 +140,78 @@ func (e *Engine) Space() *mem.Space { return &e.space }
 
 // Close releases the guest memory. The Engine can be used again after.
 func (e *Engine) Close() error {
-	e.stack, e.ctx = nil, nil
+	e.stack, e.ctx, e.cur = nil, nil, nil
+	e.env.Maps = nil
 	return e.space.Close()
+}
+
+// Maps returns obj's maps as this engine holds them (maps.Holder): built
+// on first use, kept across runs, rebuilt when another object is run.
+func (e *Engine) Maps(obj *core.Object) (*maps.Set, error) {
+	l, err := e.load(obj)
+	if err != nil {
+		return nil, err
+	}
+	return l.set, nil
+}
+
+// load xlates obj and builds its maps, or returns what the last call
+// built when obj has not changed since.
+func (e *Engine) load(obj *core.Object) (*loaded, error) {
+	if l := e.cur; l != nil && l.same(obj) {
+		return l, nil
+	}
+	if e.cur != nil {
+		if err := e.cur.set.Close(); err != nil {
+			return nil, core.Errorf(core.NoInsn, "run", "%v", err)
+		}
+		e.cur, e.env.Maps = nil, nil
+	}
+	x, err := xlate.Object(obj)
+	if err != nil {
+		return nil, err
+	}
+	set, err := maps.New(&e.space, obj)
+	if err != nil {
+		return nil, err
+	}
+	for i := range obj.Progs {
+		// The kernel's interpreted programs share one bpf_func; a tail call
+		// here finds its target by the struct bpf_prog's address.
+		set.SetBpfFunc(i, maps.InterpFuncBase+uint64(i)*mem.PageSize)
+	}
+	l := &loaded{obj: obj, x: x, set: set, progs: slices.Clone(obj.Progs), defs: slices.Clone(obj.Maps)}
+	for _, p := range obj.Progs {
+		l.src = append(l.src, slices.Clone(p.Insns))
+	}
+	for _, m := range obj.Maps {
+		l.shape = append(l.shape, shapeOf(m))
+	}
+	clear(e.cache) // the previous object's xlated programs
+	e.cur = l
+	return l, nil
+}
+
+func shapeOf(m *core.Map) mapShape {
+	return mapShape{m.Name, m.Type, m.KeySize, m.ValueSize, m.MaxEntries, m.Section}
+}
+
+// same reports whether obj is the object l was built from, unchanged.
+func (l *loaded) same(obj *core.Object) bool {
+	if obj != l.obj || !slices.Equal(obj.Progs, l.progs) || !slices.Equal(obj.Maps, l.defs) {
+		return false
+	}
+	for i, p := range obj.Progs {
+		if !slices.Equal(p.Insns, l.src[i]) || p.Name != l.x.Progs[i].Name || p.Type != l.x.Progs[i].Type {
+			return false
+		}
+	}
+	for i, m := range obj.Maps {
+		if shapeOf(m) != l.shape[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Run runs program prog of obj. On error the Result is nil; the error is a
@@ -77,7 +225,11 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 		}
 		return nil, core.Errorf(core.NoInsn, "run", "no program %d (the object has %d)", prog, n)
 	}
-	p := obj.Progs[prog]
+	l, err := e.load(obj)
+	if err != nil {
+		return nil, err
+	}
+	p := l.x.Progs[prog]
 	c, err := e.decoded(p, obj.Helpers)
 	if err != nil {
 		return nil, err
@@ -85,7 +237,11 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 	if err := e.setup(in.Ctx); err != nil {
 		return nil, core.Errorf(core.NoInsn, "run", "%v", err)
 	}
+	if !opts.KeepMaps {
+		l.set.Reset()
+	}
 	e.env.Reset()
+	e.env.Maps = l.set
 
 	var r regs
 	if len(in.Ctx) > 0 {
@@ -101,12 +257,17 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 	if opts.Timeout > 0 {
 		deadline = time.Now().Add(opts.Timeout)
 	}
-	st := &state{prog: p, c: c, scheme: opts.Scheme, budget: budget, deadline: deadline}
+	if e.frames == nil {
+		e.frames = make([]frame, kabi.MaxCallFrames-1)
+	}
+	st := &state{l: l, prog: p, c: c, scheme: opts.Scheme, early: e.opts.TailCallCount.early(opts.Scheme),
+		budget: budget, deadline: deadline, frames: e.frames}
 	r0, err := e.exec(st, &r)
+	e.frames = st.frames // keep what the run grew
 	if err != nil {
 		return nil, err
 	}
-	res := &core.Result{R0: r0, Insns: st.insns}
+	res := &core.Result{R0: r0, Insns: st.insns, TailCalls: st.events}
 	if len(in.Ctx) > 0 {
 		res.Ctx = slices.Clone(e.ctx.Data[:len(in.Ctx)])
 	}
@@ -174,7 +335,9 @@ func (e *Engine) setup(ctx []byte) error {
 type regs [16]uint64
 
 // frame is one bpf-to-bpf call in progress: what the caller gets back at
-// exit. The entry program has no frame.
+// exit. The entry program has no frame. A tail call replaces the running
+// program but keeps its frame, so the caller may be another program than
+// the one that exits back to it.
 type frame struct {
 	ret   int       // slot the caller resumes at
 	saved [4]uint64 // the caller's r6-r9
@@ -183,12 +346,18 @@ type frame struct {
 	// the count travels by value and a callee starts from a copy of its
 	// caller's (Linux <= 6.10 passed it in rax).
 	tailCalls uint32
+	c         *code         // the caller's code
+	prog      *core.Program // and program
+	base      int           // the caller's state.base
 }
 
 // state is one run.
 type state struct {
-	prog     *core.Program
-	c        *code
+	l    *loaded
+	prog *core.Program // running now (tail calls change it)
+	c    *code
+	// early: a tail call attempt counts before the slot is looked at.
+	early    bool
 	scheme   core.Scheme
 	budget   uint64
 	deadline time.Time
@@ -199,12 +368,19 @@ type state struct {
 	winBase uint64
 	win     []byte
 
-	frames [kabi.MaxCallFrames - 1]frame
+	frames []frame
 	depth  int // frames in use: 0 in the entry program
+	// base is the depth the running program was entered at: 0, or the
+	// depth of the tail call that entered it. The verifier bounds the call
+	// depth within one program (MAX_CALL_FRAMES); tail calls made from
+	// subprograms stack programs on top of each other, which the kernel
+	// bounds only through the tail call count and the stack.
+	base int
 	// tailCalls is the count of the running frame under core.Legacy, and
 	// the one count of the whole run under core.Fixed (Linux >= 6.11 keeps
 	// it in the entry frame and hands subprograms a pointer to it).
 	tailCalls uint32
+	events    []core.TailCallEvent
 }
 
 func (st *state) errorf(pc int, format string, args ...any) error {
