@@ -46,6 +46,10 @@ type Case struct {
 	// extension: "-- tcc fixed|legacy").
 	Scheme    core.Scheme
 	HasScheme bool
+	// Runs is the "-- runs" section (our extension): several runs and map
+	// changes, each with its checks (runs.go). It replaces result and
+	// error.
+	Runs []Step
 }
 
 // section names this runner knows. "c" and "no register offset" carry text
@@ -54,6 +58,7 @@ type Case struct {
 var knownSections = map[string]bool{
 	"asm": true, "raw": true, "mem": true, "result": true, "error": true,
 	"c": true, "no register offset": true, "budget": true, "tcc": true,
+	"runs": true,
 }
 
 // ParseCase reads a .data file. Errors name the file and line.
@@ -125,6 +130,12 @@ func ParseCase(file string, data []byte) (*Case, error) {
 				return nil, core.Errorf(pos, "parse", "budget %q is not a positive number", text)
 			}
 			c.Budget = v
+		case "runs":
+			steps, err := parseRuns(file, s.body, s.lines)
+			if err != nil {
+				return nil, err
+			}
+			c.Runs = steps
 		case "tcc":
 			text := firstText(s.body)
 			sc, ok := core.ParseScheme(text)
@@ -138,8 +149,10 @@ func ParseCase(file string, data []byte) (*Case, error) {
 	switch {
 	case !c.HasAsm && !c.HasRaw:
 		return nil, core.Errorf(pos, "parse", "no program: the file has neither an asm nor a raw section")
-	case !c.HasResult && !c.Error:
-		return nil, core.Errorf(pos, "parse", "no expectation: the file has neither a result nor an error section")
+	case c.Runs != nil && (c.HasResult || c.Error):
+		return nil, core.Errorf(pos, "parse", "a runs section carries its own checks: no result or error section with it")
+	case !c.HasResult && !c.Error && c.Runs == nil:
+		return nil, core.Errorf(pos, "parse", "no expectation: the file has neither a result, an error nor a runs section")
 	case c.HasResult && c.Error:
 		return nil, core.Errorf(pos, "parse", "both a result and an error section")
 	}

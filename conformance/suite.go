@@ -56,11 +56,27 @@ func (r *Runner) Run(c *Case) []Report {
 		var ref *core.Result
 		var refErr error
 		haveRef := false
+		var refSteps []stepOutcome
 		for _, e := range r.Engines {
 			rep := Report{File: c.File, Engine: e.Name(), Scheme: scheme}
 			if loadErr != nil {
 				rep.Err = loadErr
 				r.judgeError(c, &rep, loadErr)
+				if c.Runs != nil {
+					rep.Reason = "rejected: " + loadErr.Error()
+				}
+				reports = append(reports, rep)
+				continue
+			}
+			if c.Runs != nil {
+				outs := r.runSteps(c, obj, e, scheme, &rep)
+				if e.Name() == "interp" {
+					refSteps, haveRef = outs, true
+				} else if haveRef && rep.Pass {
+					if msg := stepsDisagree(refSteps, outs); msg != "" {
+						rep.Pass, rep.Reason = false, "differs from interp: "+msg
+					}
+				}
 				reports = append(reports, rep)
 				continue
 			}
