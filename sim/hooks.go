@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"jitsim/core"
 	"jitsim/core/helper"
@@ -119,6 +120,10 @@ func (e *Engine) onMemInvalid(access int, addr uint64, size int, _ int64) bool {
 	if st == nil || st.err != nil {
 		return false
 	}
+	if st.replay {
+		st.replayFault = true
+		return false
+	}
 	if access == uc.AccessFetchUnmapped || access == uc.AccessFetchProt {
 		st.err = e.fetchFault(st, addr)
 		return false
@@ -171,8 +176,11 @@ func (e *Engine) dataFault(st *run, kind int, addr uint64, size int) error {
 	if err := e.u.RegReadBatch(e.arch.bpf[:], regs[:]); err != nil {
 		return st.errorf(im.slotAt(lo), "access of %d bytes at %#x: %w", size, addr, core.ErrFault)
 	}
+	// The faulting instruction always matches: its address comes from
+	// the registers it saw. When another one matches too, only running
+	// again tells which.
 	first := im.slotAt(lo)
-	var found *access
+	var matches []access
 	for i := first; i < len(im.src) && im.img.InsnOffsets[i] < lo+int(n); i++ {
 		acc, ok := memAccess(im.src[i], &regs)
 		if !ok {
@@ -182,16 +190,72 @@ func (e *Engine) dataFault(st *run, kind int, addr uint64, size int) error {
 		if addr-acc.addr >= uint64(acc.size) || (write && !acc.wrte) || (!write && !acc.read) {
 			continue
 		}
-		found = &acc
-		break
+		matches = append(matches, acc)
 	}
-	if found == nil {
+	if len(matches) != 1 {
+		st.ambiguous = &fault{blk: blk, size: n, addr: addr, bytes: size, regs: regs, matches: matches}
 		return st.errorf(first, "access of %d bytes at %#x: %w", size, addr, core.ErrFault)
 	}
-	if found.what == "atomic access" && found.addr%uint64(found.size) != 0 {
-		return st.errorf(found.slot, "atomic access of %d bytes at %#x is misaligned: %w", found.size, found.addr, core.ErrFault)
+	return faultError(st, matches[0])
+}
+
+// faultError words a fault as the interpreter does.
+func faultError(st *run, acc access) error {
+	if acc.what == "atomic access" && acc.addr%uint64(acc.size) != 0 {
+		return st.errorf(acc.slot, "atomic access of %d bytes at %#x is misaligned: %w", acc.size, acc.addr, core.ErrFault)
 	}
-	return st.errorf(found.slot, "%s of %d bytes at %#x: %w", found.what, found.size, found.addr, core.ErrFault)
+	return st.errorf(acc.slot, "%s of %d bytes at %#x: %w", acc.what, acc.size, acc.addr, core.ErrFault)
+}
+
+// fault is a data fault whose instruction the registers could not single
+// out.
+type fault struct {
+	blk     uint64
+	size    uint32
+	addr    uint64
+	bytes   int
+	regs    [core.NumRegs]uint64
+	matches []access
+}
+
+// resolveFault runs the program again from the start with an instruction
+// hook on the faulting block, which makes Unicorn keep the PC exact there:
+// the run is deterministic (same input, fresh stack and registers, helper
+// state reset), so it faults at the same place, and the last instruction
+// the hook saw is the faulting one.
+func (e *Engine) resolveFault(st *run) error {
+	f := st.ambiguous
+	fallback := st.err
+	var last uint64
+	h, err := e.u.HookCode(f.blk, f.blk+uint64(f.size)-1, func(addr uint64, _ uint32) { last = addr })
+	if err != nil {
+		return fallback
+	}
+	defer e.u.HookDel(h)
+	// The path to the first fault does not depend on the budget, which
+	// the first run may have been stopping at.
+	rs := &run{prog: st.prog, img: st.img, set: st.set, in: st.in, budget: math.MaxUint64, replay: true}
+	if err := e.prepare(rs); err != nil {
+		return fallback
+	}
+	e.run = rs
+	e.u.Start(st.img.entry, e.arch.helperBase+stopOffset, 0, 0)
+	e.run = st
+	im, off := e.imageAt(last)
+	if !rs.replayFault || im != st.img {
+		return fallback
+	}
+	slot := im.slotAt(off)
+	for _, acc := range f.matches {
+		if acc.slot == slot {
+			return faultError(st, acc)
+		}
+	}
+	if acc, ok := memAccess(im.src[slot], &f.regs); ok {
+		acc.slot = slot
+		return faultError(st, acc)
+	}
+	return st.errorf(slot, "access of %d bytes at %#x: %w", f.bytes, f.addr, core.ErrFault)
 }
 
 // memAccess is what ins accesses given the registers, if it is a load,
@@ -250,6 +314,9 @@ func (e *Engine) budgetStop(st *run, budget uint64) error {
 		}
 		e.bud.SetLeft(left)
 		err := e.u.Start(blk, target, 0, 0)
+		if st.ambiguous != nil {
+			return e.resolveFault(st)
+		}
 		if st.err != nil {
 			return st.err
 		}

@@ -243,6 +243,15 @@ type run struct {
 	err error
 	// unwound: the unwind helper ended the program with r0 = 0.
 	unwound bool
+	in      core.Input
+	budget  uint64
+	// replay is set while a faulting run is run again to find the
+	// faulting instruction; replayFault is then set by the fault.
+	replay      bool
+	replayFault bool
+	// ambiguous is a data fault more than one instruction of its block
+	// could have made (see dataFault).
+	ambiguous *fault
 }
 
 // Run runs program prog of obj. On error the Result is nil; the error is a
@@ -260,25 +269,21 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 		return nil, core.Errorf(core.NoInsn, "run", "no program %d (the object has %d)", prog, n)
 	}
 	p := obj.Progs[prog]
+	if len(obj.Maps) > 0 {
+		return nil, p.Errorf(0, "run", "sim %s: programs with maps (and so tail calls) are not simulated yet: %w", e.arch.name, core.ErrUnsupported)
+	}
 	img, err := e.image(p, obj.Helpers, opts.Scheme)
 	if err != nil {
 		return nil, err
-	}
-	if err := e.setCtx(in.Ctx); err != nil {
-		return nil, core.Errorf(core.NoInsn, "run", "%v", err)
-	}
-	clear(e.stack.Data)
-	e.env.Reset()
-	if err := e.resetRegs(img, len(in.Ctx)); err != nil {
-		return nil, p.Errorf(0, "run", "set up registers: %v", err)
 	}
 	budget := opts.Budget
 	if budget == 0 {
 		budget = core.DefaultBudget
 	}
-	e.bud.SetLeft(budget)
-
-	st := &run{prog: p, img: img, set: obj.Helpers}
+	st := &run{prog: p, img: img, set: obj.Helpers, in: in, budget: budget}
+	if err := e.prepare(st); err != nil {
+		return nil, err
+	}
 	e.run = st
 	defer func() { e.run = nil }()
 	err = e.start(img.entry, e.arch.helperBase+stopOffset, opts.Timeout)
@@ -292,6 +297,21 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 		res.Ctx = slices.Clone(e.ctx.Data[:len(in.Ctx)])
 	}
 	return res, nil
+}
+
+// prepare puts memory, registers, helper state and budget where a run
+// starts: nothing of an earlier run survives.
+func (e *Engine) prepare(st *run) error {
+	if err := e.setCtx(st.in.Ctx); err != nil {
+		return core.Errorf(core.NoInsn, "run", "%v", err)
+	}
+	clear(e.stack.Data)
+	e.env.Reset()
+	if err := e.resetRegs(st.img, len(st.in.Ctx)); err != nil {
+		return st.errorf(0, "set up registers: %v", err)
+	}
+	e.bud.SetLeft(st.budget)
+	return nil
 }
 
 // start runs the CPU from begin until it reaches until. The timeout is a Go
@@ -332,6 +352,9 @@ func (e *Engine) timedOut() bool {
 
 // finish turns how the CPU stopped into r0 or an error.
 func (e *Engine) finish(st *run, budget uint64, startErr error) (uint64, error) {
+	if st.ambiguous != nil {
+		return 0, e.resolveFault(st)
+	}
 	if st.err != nil {
 		return 0, st.err
 	}
