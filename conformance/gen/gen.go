@@ -70,7 +70,7 @@ type Config struct {
 
 // DefaultConfig is what a zero Config means.
 func DefaultConfig() Config {
-	return Config{MaxStmts: 24, MaxSubs: 3, MaxInsns: 10_000, Endless: 0.005, Faults: 0.01}
+	return Config{MaxStmts: 32, MaxSubs: 3, MaxInsns: 10_000, Endless: 0.005, Faults: 0.01}
 }
 
 func (c Config) withDefaults() Config {
@@ -215,9 +215,14 @@ func (s *state) imm64() uint64 {
 	return s.r.Uint64()
 }
 
-// makeCtx makes the input: 8 to 128 bytes, random with special words.
+// makeCtx makes the input: 8 to 128 bytes, sometimes up to 1024, random
+// with special words.
 func (s *state) makeCtx() []byte {
-	b := make([]byte, 8+s.r.IntN(121))
+	n := 8 + s.r.IntN(121)
+	if s.r.IntN(10) == 0 {
+		n = 8 + s.r.IntN(1017) // offsets past arm64's scaled and unscaled immediates
+	}
+	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(s.r.Uint32())
 	}
@@ -359,12 +364,14 @@ func (s *state) makeFunc(i int) *fn {
 	budget := s.cfg.MaxInsns
 	n := 1 + s.r.IntN(s.cfg.MaxStmts)
 	if i == 0 {
-		// Up to 192 bytes: with three 96-byte callees the chain needs 480,
-		// within MAX_BPF_STACK. Small frames are more common, as the
+		// Callees take up to 96 bytes each; main may have the rest of
+		// MAX_BPF_STACK (all 512 without callees), so the combined stack
+		// check passes and large offsets (past disp8 on x86, past ldur's
+		// 9 bits on arm64) occur. Small frames are more common, as the
 		// prologue writes every byte.
 		f.stack = 8 * (1 + s.r.IntN(8))
 		if s.r.IntN(4) == 0 {
-			f.stack = 8 * (1 + s.r.IntN(24))
+			f.stack = 8 * (1 + s.r.IntN((512-96*(len(s.funcs)-1))/8))
 		}
 		f.hasCtx = true
 		f.init |= bit(core.R1) | bit(core.R2)
@@ -475,7 +482,11 @@ func (f *fn) block(n, budget int) int {
 // nested makes a short block one level deeper.
 func (f *fn) nested(budget int) int {
 	f.depth++
-	c := f.block(f.s.r.IntN(5), budget)
+	n := f.s.r.IntN(5)
+	if f.s.r.IntN(10) == 0 {
+		n = f.s.r.IntN(16) // long enough for rel32 jumps on x86
+	}
+	c := f.block(n, budget)
 	f.depth--
 	return c
 }
@@ -486,34 +497,34 @@ func (f *fn) stmt(budget int) int {
 	start := len(f.code)
 	structured := f.depth < 3 && f.dead == 0
 	switch w := f.s.r.IntN(100); {
-	case w < 30:
+	case w < 26:
 		f.alu()
-	case w < 34:
+	case w < 29:
 		f.emitLd64(f.newDst(), f.s.imm64())
-	case w < 46:
+	case w < 40:
 		f.load()
-	case w < 56:
+	case w < 49:
 		f.store()
-	case w < 62:
+	case w < 55:
 		f.atomic()
-	case w < 67 && structured && f.noCalls == 0:
+	case w < 60 && structured && f.noCalls == 0:
 		f.helperCall()
-	case w < 74 && structured && f.noCalls == 0:
+	case w < 67 && structured && f.noCalls == 0:
 		if c, ok := f.call(budget); ok {
 			return c
 		}
 		f.alu()
-	case w < 83 && structured:
+	case w < 77 && structured:
 		return f.ifStmt(budget)
-	case w < 90 && structured:
+	case w < 88 && structured:
 		if c, ok := f.loop(budget); ok {
 			return c
 		}
 		f.alu()
-	case w < 93 && f.dead == 0:
+	case w < 91 && f.dead == 0:
 		f.skip()
 		return 1
-	case w < 96 && structured && (f.idx > 0 || f.s.want == Exit):
+	case w < 93 && structured && (f.idx > 0 || f.s.want == Exit):
 		// An early return (not in a main that must reach its endless loop
 		// or fault).
 		return f.earlyExit()

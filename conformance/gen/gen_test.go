@@ -48,7 +48,7 @@ func TestGolden(t *testing.T) {
 		h.Write(p.Ctx)
 		fmt.Fprintf(h, "%d %d\n", p.Want, p.MaxInsns)
 	}
-	const want = "ecb0d0c0c4fb4f18812c5c165edbb9fffca51143d87f44e496d9e4d9a286678b"
+	const want = "5ffd7bf5c35d313ceef0b9d75ef1d33afbea90c5a6dc80898c80c265af051f99"
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		t.Fatalf("seed 1 programs 0-99 hash %s, want %s", got, want)
 	}
