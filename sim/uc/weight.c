@@ -50,5 +50,7 @@ static void tramp_wbudget(uc_engine *uc, uint64_t addr, uint32_t size, void *use
 }
 
 uc_err jitsim_wbudget_add(uc_engine *uc, uc_hook *hh, struct jitsim_wbudget *b) {
-	return uc_hook_add(uc, hh, UC_HOOK_BLOCK, tramp_wbudget, b, 1, 0);
+	// Bounded to the table's range: blocks elsewhere cost nothing, and
+	// Unicorn then compiles no hook call into them at all.
+	return uc_hook_add(uc, hh, UC_HOOK_BLOCK, tramp_wbudget, b, b->base, b->base + b->n - 1);
 }

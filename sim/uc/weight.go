@@ -24,8 +24,9 @@ type WeightBudget struct {
 }
 
 // NewWeightBudget installs a weighted budget over guest addresses
-// [base, base+n) with all weights zero (blocks elsewhere cost nothing), and
-// drops translations made before it so that every block is counted. The
+// [base, base+n) with all weights zero (blocks starting elsewhere cost
+// nothing and are not seen), and drops translations made before it so that
+// every block is counted. The
 // budget starts at 0 left: call SetLeft before a run.
 func (u *Unicorn) NewWeightBudget(base uint64, n int) (*WeightBudget, error) {
 	if n <= 0 {
@@ -40,7 +41,7 @@ func (u *Unicorn) NewWeightBudget(base uint64, n int) (*WeightBudget, error) {
 		C.jitsim_wbudget_free(c)
 		return nil, err
 	}
-	if err := u.retranslate(1, 0); err != nil {
+	if err := u.retranslate(base, base+uint64(n)-1); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -69,10 +70,11 @@ func (b *WeightBudget) Left() (left uint64, hit bool) {
 	return uint64(b.c.left), bool(b.c.hit)
 }
 
-// LastBlock is the block entered last, or refused when the budget was hit:
-// inside a hook called during a run, the block the CPU is executing.
-// Unicorn keeps the PC of an uncounted run at block starts only, so this
-// is what bounds a faulting instruction's address.
+// LastBlock is the block in the table's range entered last, or the one
+// refused when the budget was hit. Inside a hook called during a run it is
+// the block the CPU is executing (when that is in range): Unicorn keeps the
+// PC of an uncounted run at block starts only, so this is what bounds a
+// faulting instruction's address.
 func (b *WeightBudget) LastBlock() (addr uint64, size uint32) {
 	return uint64(b.c.last_addr), uint32(b.c.last_size)
 }
