@@ -372,6 +372,10 @@ func (e *Engine) finish(st *run, budget uint64, startErr error) (uint64, error) 
 		left, _ := e.bud.Left()
 		return 0, st.errorf(e.slotAt(st, pc), "%w after %d instructions", core.ErrTimeout, budget-left)
 	}
+	if errors.Is(startErr, uc.ErrInsnInvalid) {
+		// x86 #UD ends the run here rather than in the interrupt hook.
+		return 0, st.errorf(e.slotAt(st, pc), "cpu invalid instruction at %#x", pc)
+	}
 	if startErr != nil {
 		return 0, st.errorf(e.slotAt(st, pc), "cpu stopped at %#x: %v", pc, startErr)
 	}
