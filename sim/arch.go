@@ -53,6 +53,12 @@ type archInfo struct {
 	// reset lists every register a run starts from zero (sp and the
 	// arguments are written after).
 	reset []int
+	// entry are the registers a run starts with set: the stack pointer,
+	// r1, r2, then EFLAGS (x86) or the link register (arm64). batch is
+	// reset followed by entry, written in one call.
+	entry []int
+	batch []int
+	retPC [2]int // the return register and the PC, for a helper's return
 	// trapNo is the interrupt number of a stub's trap; trapLen how far
 	// past the trap the PC is when the hook runs (x86 int3: 1) and
 	// resume how far the hook must move it on (arm64 brk: 4).
@@ -92,6 +98,7 @@ var x86Arch = &archInfo{
 		uc.X86RegRDI, uc.X86RegRBP, uc.X86RegR8, uc.X86RegR9, uc.X86RegR10,
 		uc.X86RegR11, uc.X86RegR12, uc.X86RegR13, uc.X86RegR14, uc.X86RegR15,
 	},
+	entry:   []int{uc.X86RegRSP, uc.X86RegRDI, uc.X86RegRSI, uc.X86RegEFLAGS},
 	trapNo:  3, // #BP
 	trapLen: 1,
 	stub: func(int) [stubStride]byte {
@@ -135,6 +142,7 @@ var arm64Arch = &archInfo{
 		uc.ARM64RegX25, uc.ARM64RegX26, uc.ARM64RegX27, uc.ARM64RegX28, uc.ARM64RegX29,
 		uc.ARM64RegX30, uc.ARM64RegNZCV,
 	},
+	entry:  []int{uc.ARM64RegSP, uc.ARM64RegX0, uc.ARM64RegX1, uc.ARM64RegLR},
 	trapNo: uc.ARM64ExcpBKPT,
 	resume: 4,
 	stub: func(id int) [stubStride]byte {
@@ -149,4 +157,11 @@ var arm64Arch = &archInfo{
 		uc.ARM64ExcpUDEF: "undefined instruction", uc.ARM64ExcpSWI: "svc",
 		3: "prefetch abort", 4: "data abort (alignment or access fault)",
 	},
+}
+
+func init() {
+	for _, a := range []*archInfo{x86Arch, arm64Arch} {
+		a.batch = append(append([]int(nil), a.reset...), a.entry...)
+		a.retPC = [2]int{a.ret, a.pc}
+	}
 }

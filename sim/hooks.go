@@ -78,13 +78,14 @@ func (e *Engine) callHelper(st *run, id int32, pc uint64) {
 		e.fail(st, st.errorf(e.callSite(st), "call %s: %w", h.Name, err))
 		return
 	}
-	regs := []int{a.ret, a.pc}
-	vals = append(vals[:0], v, pc+a.resume)
+	var err2 error
 	if a.resume == 0 {
-		regs, vals = regs[:1], vals[:1]
+		err2 = e.u.RegWrite(a.ret, v)
+	} else {
+		err2 = e.u.RegWriteBatch(a.retPC[:], append(vals[:0], v, pc+a.resume))
 	}
-	if err := e.u.RegWriteBatch(regs, vals); err != nil {
-		e.fail(st, st.errorf(e.callSite(st), "call %s: write result: %v", h.Name, err))
+	if err2 != nil {
+		e.fail(st, st.errorf(e.callSite(st), "call %s: write result: %v", h.Name, err2))
 	}
 }
 

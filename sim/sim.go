@@ -175,7 +175,7 @@ func (e *Engine) open() error {
 	if _, err := u.HookMemInvalid(e.onMemInvalid); err != nil {
 		return err
 	}
-	e.regs = make([]uint64, max(len(a.reset), 16))
+	e.regs = make([]uint64, len(a.batch))
 	return nil
 }
 
@@ -431,27 +431,24 @@ func (e *Engine) setCtx(ctx []byte) error {
 // starts at zero, as the interpreter's registers do.
 func (e *Engine) resetRegs(img *image, ctxLen int) error {
 	a := e.arch
-	vals := e.regs[:len(a.reset)]
-	clear(vals)
-	if err := e.u.RegWriteBatch(a.reset, vals); err != nil {
-		return err
-	}
 	var r1, r2 uint64
 	if ctxLen > 0 {
 		r1, r2 = mem.CtxBase, uint64(ctxLen)
 	}
 	stop := a.helperBase + stopOffset
 	sp := mem.StackTop + uint64(img.img.EntryFrameSize)
-	regs := []int{a.sp, a.bpf[core.R1], a.bpf[core.R2]}
-	vals = append(vals[:0], sp, r1, r2)
+	// One batch: every register zero, then the entry values over them
+	// (Unicorn writes a batch in order).
+	n := len(a.reset)
+	vals := e.regs[:n+len(a.entry)]
+	clear(vals[:n])
+	vals[n], vals[n+1], vals[n+2] = sp, r1, r2
 	if a == x86Arch {
 		// The caller's call left the return address where rsp points.
 		mem.StoreLE(e.stack.Data[sp-mem.StackBase:], 8, stop)
-		regs = append(regs, uc.X86RegEFLAGS)
-		vals = append(vals, 0x2) // bit 1 is always set
+		vals[n+3] = 0x2 // EFLAGS: bit 1 is always set
 	} else {
-		regs = append(regs, uc.ARM64RegLR)
-		vals = append(vals, stop)
+		vals[n+3] = stop // x30
 	}
-	return e.u.RegWriteBatch(regs, vals)
+	return e.u.RegWriteBatch(a.batch, vals)
 }
