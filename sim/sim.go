@@ -364,9 +364,14 @@ func (e *Engine) finish(st *run, budget uint64, startErr error) (uint64, error) 
 	if _, hit := e.bud.Left(); hit {
 		return 0, e.budgetStop(st, budget)
 	}
-	pc, err := e.u.RegRead(e.arch.pc)
-	if err != nil {
-		return 0, core.Errorf(core.NoInsn, "run", "read pc: %v", err)
+	vals := e.regs[:2]
+	if err := e.u.RegReadBatch(e.arch.retPC[:], vals); err != nil {
+		return 0, core.Errorf(core.NoInsn, "run", "read r0 and pc: %v", err)
+	}
+	r0, pc := vals[0], vals[1]
+	stop := e.arch.helperBase + stopOffset
+	if startErr == nil && pc == stop {
+		return r0, nil // finished, even if the timer fired as it did
 	}
 	if e.timedOut() {
 		left, _ := e.bud.Left()
@@ -379,14 +384,7 @@ func (e *Engine) finish(st *run, budget uint64, startErr error) (uint64, error) 
 	if startErr != nil {
 		return 0, st.errorf(e.slotAt(st, pc), "cpu stopped at %#x: %v", pc, startErr)
 	}
-	if stop := e.arch.helperBase + stopOffset; pc != stop {
-		return 0, st.errorf(e.slotAt(st, pc), "cpu stopped at %#x, not at the return address %#x", pc, stop)
-	}
-	r0, err := e.u.RegRead(e.arch.ret)
-	if err != nil {
-		return 0, core.Errorf(core.NoInsn, "run", "read r0: %v", err)
-	}
-	return r0, nil
+	return 0, st.errorf(e.slotAt(st, pc), "cpu stopped at %#x, not at the return address %#x", pc, stop)
 }
 
 func (st *run) errorf(slot int, format string, args ...any) error {
