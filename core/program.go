@@ -10,6 +10,9 @@ type Object struct {
 	Maps  []*Map
 	// Helpers names the helper id space the programs call into.
 	Helpers HelperSet
+	// Notes are what a loader wants a reader to know that fits nowhere else,
+	// e.g. a program type jitsim does not model, loaded as unspec.
+	Notes []string
 }
 
 // HelperSet selects a helper id space. Kernel ids (1 = map_lookup_elem,
@@ -154,7 +157,17 @@ type Map struct {
 	Progs map[uint32]string
 	// Section is set for global data maps (.data, .bss, .rodata).
 	Section string
-	Pos     Pos
+	// Vars are the C variables a global data map holds, in offset order:
+	// each a range of its one value.
+	Vars []Var
+	Pos  Pos
+}
+
+// Var is one global variable of a data map: its C name and where its bytes
+// are in the map's value.
+type Var struct {
+	Name         string
+	Offset, Size uint32
 }
 
 // MapEntry is one initial key/value pair.

@@ -10,6 +10,7 @@ import (
 	"jitsim/core"
 	"jitsim/core/analysis"
 	"jitsim/core/asm"
+	"jitsim/core/load"
 )
 
 // loaded is a program ready to run: the object, its entry program and the
@@ -22,17 +23,27 @@ type loaded struct {
 	hasInput bool
 }
 
-// loadFile reads FILE by its kind: a conformance .data file, raw
-// little-endian instructions (.bin, .raw), or text assembly (anything
-// else). helpers applies to raw files, which cannot say which helper ids
-// they mean. The object is verified.
+// loadFile reads FILE by its kind: a clang-built BPF object (ELF magic or
+// .o), a conformance .data file, raw little-endian instructions (.bin,
+// .raw), or text assembly (anything else). helpers applies to raw files,
+// which cannot say which helper ids they mean. The object is verified.
+// progName picks the entry program by name, or by ELF section when no
+// program has that name.
 func loadFile(path string, helpers core.HelperSet, progName string) (*loaded, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, inputError{err}
 	}
 	l := &loaded{}
-	switch strings.ToLower(filepath.Ext(path)) {
+	ext := strings.ToLower(filepath.Ext(path))
+	if load.IsELF(data) {
+		ext = ".o"
+	}
+	switch ext {
+	case ".o":
+		if l.obj, err = load.ELF(path, data); err != nil {
+			return nil, inputError{err}
+		}
 	case ".data":
 		c, err := conformance.ParseCase(path, data)
 		if err != nil {
@@ -63,21 +74,37 @@ func loadFile(path string, helpers core.HelperSet, progName string) (*loaded, er
 		return nil, inputError{err}
 	}
 	if progName != "" {
-		l.prog = -1
-		for i, p := range l.obj.Progs {
-			if p.Name == progName {
-				l.prog = i
-			}
-		}
-		if l.prog < 0 {
-			var names []string
-			for _, p := range l.obj.Progs {
-				names = append(names, p.Name)
-			}
-			return nil, inputError{fmt.Errorf("%s: no program %q (programs: %s)", path, progName, strings.Join(names, ", "))}
+		if l.prog, err = findProg(path, l.obj, progName); err != nil {
+			return nil, inputError{err}
 		}
 	}
 	return l, nil
+}
+
+// findProg finds a program by name, else by the section of its first
+// instruction (an ELF object's SEC("..."), which must then be unique).
+func findProg(path string, obj *core.Object, name string) (int, error) {
+	for i, p := range obj.Progs {
+		if p.Name == name {
+			return i, nil
+		}
+	}
+	found := -1
+	var inSection, names []string
+	for i, p := range obj.Progs {
+		names = append(names, p.Name)
+		if len(p.Pos) > 0 && p.Pos[0].Section == name {
+			found = i
+			inSection = append(inSection, p.Name)
+		}
+	}
+	switch {
+	case len(inSection) == 1:
+		return found, nil
+	case len(inSection) > 1:
+		return -1, fmt.Errorf("%s: section %q holds several programs (%s): name one", path, name, strings.Join(inSection, ", "))
+	}
+	return -1, fmt.Errorf("%s: no program or section %q (programs: %s)", path, name, strings.Join(names, ", "))
 }
 
 func parseHelperSet(s string) (core.HelperSet, error) {
