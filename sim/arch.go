@@ -73,6 +73,9 @@ type archInfo struct {
 	// into the epilogue that the other exits branch to (arm64). On x86 the
 	// first exit emits the epilogue and the others jump to it.
 	lastExitFalls bool
+	// dataAbort is the exception a misaligned atomic raises (arm64 only;
+	// 0 = none).
+	dataAbort uint32
 	// exceptions names CPU exceptions for error messages.
 	exceptions map[uint32]string
 }
@@ -153,6 +156,7 @@ var arm64Arch = &archInfo{
 	},
 	fill:          [4]byte{0x00, 0xe0, 0x3f, 0xd4}, // brk #0xffff
 	lastExitFalls: true,
+	dataAbort:     4, // QEMU's EXCP_DATA_ABORT
 	exceptions: map[uint32]string{
 		uc.ARM64ExcpUDEF: "undefined instruction", uc.ARM64ExcpSWI: "svc",
 		3: "prefetch abort", 4: "data abort (alignment or access fault)",

@@ -31,11 +31,39 @@ func (e *Engine) onIntr(intno uint32) {
 			return
 		}
 	}
+	if a.dataAbort != 0 && intno == a.dataAbort {
+		// arm64 atomics fault on a misaligned address (the interpreter's
+		// rule too); the exception's PC is exact.
+		if err := e.accessFault(st, pc); err != nil {
+			e.fail(st, err)
+			return
+		}
+	}
 	what := a.exceptions[intno]
 	if what == "" {
 		what = fmt.Sprintf("exception %d", intno)
 	}
 	e.fail(st, st.errorf(e.slotAt(st, pc), "cpu %s at %#x", what, pc))
+}
+
+// accessFault words a fault the CPU raised precisely at pc as the
+// interpreter words a fault of that BPF memory instruction, or returns nil
+// when pc is not in one.
+func (e *Engine) accessFault(st *run, pc uint64) error {
+	slot := e.slotAt(st, pc)
+	if slot < 0 {
+		return nil
+	}
+	var regs [core.NumRegs]uint64
+	if err := e.u.RegReadBatch(e.arch.bpf[:], regs[:]); err != nil {
+		return nil
+	}
+	acc, ok := memAccess(st.prog.Insns[slot], &regs)
+	if !ok {
+		return nil
+	}
+	acc.slot = slot
+	return faultError(st, acc)
 }
 
 // fail records the run's first error and stops the CPU.

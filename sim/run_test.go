@@ -66,6 +66,32 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// A misaligned atomic faults on arm64 (an alignment fault) as on the
+// interpreter. x86 "lock" instructions work on any address, so the x86
+// engine runs it: the kernel's verifier never lets such a program reach a
+// JIT, and jitsim does not add a check the x86 JIT does not have.
+func TestMisalignedAtomic(t *testing.T) {
+	for _, src := range []string{
+		"r2 = 1\nr0 = 0\nr0 = cmpxchg_64(r1 + 4, r0, r2)\nexit",
+		"r2 = 1\nlock *(u32 *)(r1 + 2) += r2\nr0 = 0\nexit",
+		"r2 = 1\nr2 = atomic_fetch_add((u64 *)(r1 + 9), r2)\nr0 = 0\nexit",
+	} {
+		obj := load(t, src)
+		ref := want(t, obj, ctxOf(16), core.RunOptions{})
+		if !strings.Contains(ref.err, "is misaligned: memory fault") {
+			t.Fatalf("interp: %v", ref)
+		}
+		for _, c := range configs {
+			if c.arch != "arm64" {
+				continue
+			}
+			if got := runOn(getEngine(t, c.name), obj, ctxOf(16), core.RunOptions{}); !got.equal(ref) {
+				t.Errorf("%s: %v\ninterp: %v", c.name, got, ref)
+			}
+		}
+	}
+}
+
 // After a fault, a budget stop, a helper error, an unwind or a timeout the
 // next run starts clean: zero registers and stack, the new context.
 func TestReuse(t *testing.T) {
