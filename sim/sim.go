@@ -35,6 +35,24 @@
 // faulting address; the message is the interpreter's ("load of 4 bytes at
 // 0x0: memory fault"). CPU exceptions (x86 #DE, arm64 undefined
 // instructions) are precise and name the instruction holding the PC.
+// When several instructions of the block match, the run is repeated from
+// the start with an instruction hook on that block, which makes Unicorn
+// keep the PC exact there; the run is deterministic, so it faults at the
+// same instruction.
+//
+// # Known differences from the interpreter
+//
+//   - Result.Insns is one higher per jump that lands right after a slot
+//     whose JIT code is empty (x86 "goto +0", "r1 = r1", le64; arm64 le64):
+//     the landing address is also the empty slot's, so it counts too.
+//   - A page of JIT code or helper stubs is readable by the program once
+//     the CPU has executed from it (QEMU's TLB entry for the fetch admits
+//     reads); the interpreter has no such pages and faults.
+//   - x86 runs misaligned atomics (lock works on any address); arm64 and
+//     the interpreter fault. callx with an id of 2^61 or more wraps the x86
+//     backend's id*8 onto a stub.
+//   - Objects with maps, and so tail calls, are ErrUnsupported for now;
+//     Result.TailCalls is always empty.
 package sim
 
 import (
