@@ -59,6 +59,9 @@ type archInfo struct {
 	entry []int
 	batch []int
 	retPC [2]int // the return register and the PC, for a helper's return
+	// tcRegs hold, where a tail call lands, the count (or tcc_ptr), the
+	// frame pointer and r3 (the slot).
+	tcRegs [3]int
 	// trapNo is the interrupt number of a stub's trap; trapLen how far
 	// past the trap the PC is when the hook runs (x86 int3: 1) and
 	// resume how far the hook must move it on (arm64 brk: 4).
@@ -102,6 +105,7 @@ var x86Arch = &archInfo{
 		uc.X86RegR11, uc.X86RegR12, uc.X86RegR13, uc.X86RegR14, uc.X86RegR15,
 	},
 	entry:   []int{uc.X86RegRSP, uc.X86RegRDI, uc.X86RegRSI, uc.X86RegEFLAGS},
+	tcRegs:  [3]int{uc.X86RegRAX, uc.X86RegRBP, uc.X86RegRDX},
 	trapNo:  3, // #BP
 	trapLen: 1,
 	stub: func(int) [stubStride]byte {
@@ -146,6 +150,7 @@ var arm64Arch = &archInfo{
 		uc.ARM64RegX30, uc.ARM64RegNZCV,
 	},
 	entry:  []int{uc.ARM64RegSP, uc.ARM64RegX0, uc.ARM64RegX1, uc.ARM64RegLR},
+	tcRegs: [3]int{uc.ARM64RegX26, uc.ARM64RegX29, uc.ARM64RegX2},
 	trapNo: uc.ARM64ExcpBKPT,
 	resume: 4,
 	stub: func(id int) [stubStride]byte {

@@ -32,7 +32,7 @@ func BenchmarkBound(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer e.Close()
-		im, err := e.image(obj.Progs[0], obj.Helpers, core.Fixed)
+		im, err := e.image(obj.Progs[0], obj.Progs[0], obj.Helpers, core.Fixed)
 		if err != nil {
 			b.Fatal(err)
 		}

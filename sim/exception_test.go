@@ -42,7 +42,7 @@ func TestCPUException(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		im, err := e.image(obj.Progs[0], obj.Helpers, core.Fixed)
+		im, err := e.image(obj.Progs[0], obj.Progs[0], obj.Helpers, core.Fixed)
 		if err != nil {
 			t.Fatal(err)
 		}

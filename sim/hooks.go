@@ -43,26 +43,26 @@ func (e *Engine) onIntr(intno uint32) {
 	if what == "" {
 		what = fmt.Sprintf("exception %d", intno)
 	}
-	e.fail(st, st.errorf(e.slotAt(st, pc), "cpu %s at %#x", what, pc))
+	e.fail(st, st.errorAt(e.locate(pc), "cpu %s at %#x", what, pc))
 }
 
 // accessFault words a fault the CPU raised precisely at pc as the
 // interpreter words a fault of that BPF memory instruction, or returns nil
 // when pc is not in one.
 func (e *Engine) accessFault(st *run, pc uint64) error {
-	slot := e.slotAt(st, pc)
-	if slot < 0 {
+	at := e.locate(pc)
+	if at.im == nil {
 		return nil
 	}
 	var regs [core.NumRegs]uint64
 	if err := e.u.RegReadBatch(e.arch.bpf[:], regs[:]); err != nil {
 		return nil
 	}
-	acc, ok := memAccess(st.prog.Insns[slot], &regs)
+	acc, ok := memAccess(at.im.src[at.slot], &regs)
 	if !ok {
 		return nil
 	}
-	acc.slot = slot
+	acc.at = at
 	return faultError(st, acc)
 }
 
@@ -81,17 +81,17 @@ func (e *Engine) callHelper(st *run, id int32, pc uint64) {
 	h, ok := helper.Lookup(st.set, id)
 	if !ok {
 		// Direct calls were checked before the run: this is callx.
-		slot := e.callSite(st)
-		if slot >= 0 && st.prog.Insns[slot].Op == core.JMP|core.Call|core.X {
-			e.fail(st, st.errorf(slot, "callx r%d: no helper %d in the %s set", st.prog.Insns[slot].Dst, id, st.set))
+		at := e.callSite()
+		if at.im != nil && at.im.src[at.slot].Op == core.JMP|core.Call|core.X {
+			e.fail(st, st.errorAt(at, "callx r%d: no helper %d in the %s set", at.im.src[at.slot].Dst, id, st.set))
 			return
 		}
-		e.fail(st, st.errorf(slot, "call to helper %d, which the %s set does not have", id, st.set))
+		e.fail(st, st.errorAt(at, "call to helper %d, which the %s set does not have", id, st.set))
 		return
 	}
 	vals := e.regs[:5]
 	if err := e.u.RegReadBatch(a.args[:], vals); err != nil {
-		e.fail(st, st.errorf(e.callSite(st), "call %s: read arguments: %v", h.Name, err))
+		e.fail(st, st.errorAt(e.callSite(), "call %s: read arguments: %v", h.Name, err))
 		return
 	}
 	copy(e.args[:], vals)
@@ -103,7 +103,7 @@ func (e *Engine) callHelper(st *run, id int32, pc uint64) {
 			e.u.Stop()
 			return
 		}
-		e.fail(st, st.errorf(e.callSite(st), "call %s: %w", h.Name, err))
+		e.fail(st, st.errorAt(e.callSite(), "call %s: %w", h.Name, err))
 		return
 	}
 	var err2 error
@@ -113,33 +113,33 @@ func (e *Engine) callHelper(st *run, id int32, pc uint64) {
 		err2 = e.u.RegWriteBatch(a.retPC[:], append(vals[:0], v, pc+a.resume))
 	}
 	if err2 != nil {
-		e.fail(st, st.errorf(e.callSite(st), "call %s: write result: %v", h.Name, err2))
+		e.fail(st, st.errorAt(e.callSite(), "call %s: write result: %v", h.Name, err2))
 	}
 }
 
-// callSite is the slot of the call that entered the helper page: the
-// return address is on top of the stack (x86) or in x30 (arm64), and the
-// call instruction ends right before it.
-func (e *Engine) callSite(st *run) int {
+// callSite is the call that entered the helper page: the return address
+// is on top of the stack (x86) or in x30 (arm64), and the call instruction
+// ends right before it.
+func (e *Engine) callSite() loc {
 	var ret uint64
 	if e.arch == x86Arch {
 		sp, err := e.u.RegRead(uc.X86RegRSP)
 		if err != nil {
-			return -1
+			return loc{slot: -1}
 		}
 		v, ok := e.space.Load(sp, 8)
 		if !ok {
-			return -1
+			return loc{slot: -1}
 		}
 		ret = v
 	} else {
 		v, err := e.u.RegRead(uc.ARM64RegLR)
 		if err != nil {
-			return -1
+			return loc{slot: -1}
 		}
 		ret = v
 	}
-	return e.slotAt(st, ret-1)
+	return e.locate(ret - 1)
 }
 
 // onMemInvalid turns an access outside the mapped regions (or against a
@@ -164,22 +164,22 @@ func (e *Engine) onMemInvalid(access int, addr uint64, size int, _ int64) bool {
 // fetchFault: the CPU jumped out of the code. The one way a verified
 // program gets there is callx with an id past the trap stubs.
 func (e *Engine) fetchFault(st *run, addr uint64) error {
-	slot := e.callSite(st)
-	if slot >= 0 {
-		ins := st.prog.Insns[slot]
+	at := e.callSite()
+	if at.im != nil {
+		ins := at.im.src[at.slot]
 		if ins.Op == core.JMP|core.Call|core.X {
 			id, err := e.u.RegRead(e.arch.bpf[ins.Dst])
 			if err == nil {
-				return st.errorf(slot, "callx r%d: no helper %d in the %s set", ins.Dst, id, st.set)
+				return st.errorAt(at, "callx r%d: no helper %d in the %s set", ins.Dst, id, st.set)
 			}
 		}
 	}
-	return st.errorf(slot, "instruction fetch at %#x: %w", addr, core.ErrFault)
+	return st.errorAt(at, "instruction fetch at %#x: %w", addr, core.ErrFault)
 }
 
 // access is one BPF memory instruction's access at the moment of a fault.
 type access struct {
-	slot       int
+	at         loc
 	addr       uint64
 	size       int
 	read, wrte bool
@@ -198,12 +198,12 @@ func (e *Engine) dataFault(st *run, kind int, addr uint64, size int) error {
 	write := kind == uc.AccessWriteUnmapped || kind == uc.AccessWriteProt
 	blk, n := e.bud.LastBlock()
 	im, lo := e.imageAt(blk)
-	if im == nil || im != st.img {
-		return st.errorf(-1, "access of %d bytes at %#x outside the program's code (block %#x): %w", size, addr, blk, core.ErrFault)
+	if im == nil {
+		return st.errorAt(loc{slot: -1}, "access of %d bytes at %#x outside the programs' code (block %#x): %w", size, addr, blk, core.ErrFault)
 	}
 	var regs [core.NumRegs]uint64
 	if err := e.u.RegReadBatch(e.arch.bpf[:], regs[:]); err != nil {
-		return st.errorf(im.slotAt(lo), "access of %d bytes at %#x: %w", size, addr, core.ErrFault)
+		return st.errorAt(loc{im, im.slotAt(lo)}, "access of %d bytes at %#x: %w", size, addr, core.ErrFault)
 	}
 	// The faulting instruction always matches: its address comes from
 	// the registers it saw. When another one matches too, only running
@@ -215,7 +215,7 @@ func (e *Engine) dataFault(st *run, kind int, addr uint64, size int) error {
 		if !ok {
 			continue
 		}
-		acc.slot = i
+		acc.at = loc{im, i}
 		if addr-acc.addr >= uint64(acc.size) || (write && !acc.wrte) || (!write && !acc.read) {
 			continue
 		}
@@ -223,7 +223,7 @@ func (e *Engine) dataFault(st *run, kind int, addr uint64, size int) error {
 	}
 	if len(matches) != 1 {
 		st.ambiguous = &fault{blk: blk, size: n, addr: addr, bytes: size, regs: regs, matches: matches}
-		return st.errorf(first, "access of %d bytes at %#x: %w", size, addr, core.ErrFault)
+		return st.errorAt(loc{im, first}, "access of %d bytes at %#x: %w", size, addr, core.ErrFault)
 	}
 	return faultError(st, matches[0])
 }
@@ -231,9 +231,9 @@ func (e *Engine) dataFault(st *run, kind int, addr uint64, size int) error {
 // faultError words a fault as the interpreter does.
 func faultError(st *run, acc access) error {
 	if acc.what == "atomic access" && acc.addr%uint64(acc.size) != 0 {
-		return st.errorf(acc.slot, "atomic access of %d bytes at %#x is misaligned: %w", acc.size, acc.addr, core.ErrFault)
+		return st.errorAt(acc.at, "atomic access of %d bytes at %#x is misaligned: %w", acc.size, acc.addr, core.ErrFault)
 	}
-	return st.errorf(acc.slot, "%s of %d bytes at %#x: %w", acc.what, acc.size, acc.addr, core.ErrFault)
+	return st.errorAt(acc.at, "%s of %d bytes at %#x: %w", acc.what, acc.size, acc.addr, core.ErrFault)
 }
 
 // fault is a data fault whose instruction the registers could not single
@@ -263,28 +263,32 @@ func (e *Engine) resolveFault(st *run) error {
 	defer e.u.HookDel(h)
 	// The path to the first fault does not depend on the budget, which
 	// the first run may have been stopping at.
-	rs := &run{prog: st.prog, img: st.img, set: st.set, in: st.in, budget: math.MaxUint64, replay: true}
+	// Maps are as the first run found them only if it changed none: put
+	// them back (a run that keeps maps across runs may end up differing).
+	rs := &run{prog: st.prog, img: st.img, set: st.set, scheme: st.scheme, in: st.in, budget: math.MaxUint64, replay: true}
 	if err := e.prepare(rs); err != nil {
 		return fallback
+	}
+	if e.cur != nil && !st.keepMaps {
+		e.cur.set.Reset()
 	}
 	e.run = rs
 	e.u.Start(st.img.entry, e.arch.helperBase+stopOffset, 0, 0)
 	e.run = st
-	im, off := e.imageAt(last)
-	if !rs.replayFault || im != st.img {
+	at := e.locate(last)
+	if !rs.replayFault || at.im == nil {
 		return fallback
 	}
-	slot := im.slotAt(off)
 	for _, acc := range f.matches {
-		if acc.slot == slot {
+		if acc.at == at {
 			return faultError(st, acc)
 		}
 	}
-	if acc, ok := memAccess(im.src[slot], &f.regs); ok {
-		acc.slot = slot
+	if acc, ok := memAccess(at.im.src[at.slot], &f.regs); ok {
+		acc.at = at
 		return faultError(st, acc)
 	}
-	return st.errorf(slot, "access of %d bytes at %#x: %w", f.bytes, f.addr, core.ErrFault)
+	return st.errorAt(at, "access of %d bytes at %#x: %w", f.bytes, f.addr, core.ErrFault)
 }
 
 // memAccess is what ins accesses given the registers, if it is a load,
@@ -325,12 +329,12 @@ func (e *Engine) budgetStop(st *run, budget uint64) error {
 	blk, n := e.bud.LastBlock()
 	left, _ := e.bud.Left()
 	im, lo := e.imageAt(blk)
-	if im == nil || im != st.img {
-		return st.errorf(-1, "%w (%d instructions ran; stopped at %#x)", core.ErrBudget, budget, blk)
+	if im == nil {
+		return st.errorAt(loc{slot: -1}, "%w (%d instructions ran; stopped at %#x)", core.ErrBudget, budget, blk)
 	}
 	ms := im.marksIn(lo, lo+int(n))
 	if left >= uint64(len(ms)) {
-		return st.errorf(im.slotAt(lo), "budget stopped the block at %#x with %d left for %d instructions", blk, left, len(ms))
+		return st.errorAt(loc{im, im.slotAt(lo)}, "budget stopped the block at %#x with %d left for %d instructions", blk, left, len(ms))
 	}
 	stop := ms[left]
 	target := im.img.Base + uint64(stop.off)
@@ -339,7 +343,7 @@ func (e *Engine) budgetStop(st *run, budget uint64) error {
 		// cached one would run past it. Unicorn drops the block holding
 		// target-1 when the run ends.
 		if err := e.u.RemoveCache(blk, target+1); err != nil {
-			return st.errorf(stop.slot, "%w (%d instructions ran; %v)", core.ErrBudget, budget, err)
+			return st.errorAt(loc{im, stop.slot}, "%w (%d instructions ran; %v)", core.ErrBudget, budget, err)
 		}
 		e.bud.SetLeft(left)
 		err := e.u.Start(blk, target, 0, 0)
@@ -351,7 +355,7 @@ func (e *Engine) budgetStop(st *run, budget uint64) error {
 		}
 		pc, rerr := e.u.RegRead(e.arch.pc)
 		if err != nil || rerr != nil || pc != target {
-			return st.errorf(stop.slot, "%w (%d instructions ran; the last block stopped at %#x, not %#x: %v)",
+			return st.errorAt(loc{im, stop.slot}, "%w (%d instructions ran; the last block stopped at %#x, not %#x: %v)",
 				core.ErrBudget, budget, pc, target, errors.Join(err, rerr))
 		}
 	}
@@ -360,7 +364,7 @@ func (e *Engine) budgetStop(st *run, budget uint64) error {
 		slot = e.exitTaken(im, slot)
 	}
 	e.bud.SetLeft(0)
-	return st.errorf(slot, "%w (%d instructions ran)", core.ErrBudget, budget)
+	return st.errorAt(loc{im, slot}, "%w (%d instructions ran)", core.ErrBudget, budget)
 }
 
 // exitTaken names the exit a run was taking when it stopped at the code

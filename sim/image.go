@@ -17,8 +17,10 @@ type imageKey struct {
 
 // image is one JITed program placed in the code region.
 type image struct {
-	src   []core.Insn // the slots it was JITed from
+	prog  *core.Program // the xlated program: names errors and events
+	src   []core.Insn   // the slots it was JITed from
 	funcs []core.Func
+	pokes []core.TailCallPoke
 	set   core.HelperSet
 	img   *jit.Image
 	off   int    // offset in the code region
@@ -26,6 +28,9 @@ type image struct {
 	// marks are the BPF instruction starts the budget counts, by code
 	// offset (image-relative), slots in order among equal offsets.
 	marks []mark
+	// pokeTargets is where each direct tail call site jumps now (0: the
+	// slot is empty, as the JIT emitted it).
+	pokeTargets []uint64
 }
 
 // mark is one counted BPF instruction start.
@@ -41,13 +46,17 @@ const imageAlign = 64
 // maxImages bounds the cache; past it the code region starts over.
 const maxImages = 256
 
-// image returns p's image for the scheme, JITing and placing it when p's
-// slots or functions have changed since.
-func (e *Engine) image(p *core.Program, set core.HelperSet, scheme core.Scheme) (*image, error) {
-	key := imageKey{p, scheme}
-	if im, ok := e.images[key]; ok && im.set == set && slices.Equal(im.src, p.Insns) && slices.Equal(im.funcs, p.Funcs) {
+// image returns the image of x, the xlated form of program orig, for the
+// scheme, JITing and placing it when x's slots, functions or poke
+// descriptors differ from the cached image's.
+func (e *Engine) image(orig, x *core.Program, set core.HelperSet, scheme core.Scheme) (*image, error) {
+	key := imageKey{orig, scheme}
+	if im, ok := e.images[key]; ok && im.set == set && slices.Equal(im.src, x.Insns) &&
+		slices.Equal(im.funcs, x.Funcs) && slices.Equal(im.pokes, x.TailCallPokes) {
+		im.prog = x
 		return im, nil
 	}
+	p := x
 	if err := checkHelpers(p, set); err != nil {
 		return nil, err
 	}
@@ -78,12 +87,15 @@ func (e *Engine) image(p *core.Program, set core.HelperSet, scheme core.Scheme) 
 			e.arch.name, len(img.InsnOffsets), len(img.Funcs), len(p.Insns), len(p.Funcs))
 	}
 	im := &image{
-		src:   slices.Clone(p.Insns),
-		funcs: slices.Clone(p.Funcs),
-		set:   set,
-		img:   img,
-		off:   e.codeUsed,
-		entry: img.Base + uint64(img.Funcs[0].Start),
+		prog:        p,
+		src:         slices.Clone(p.Insns),
+		funcs:       slices.Clone(p.Funcs),
+		pokes:       slices.Clone(p.TailCallPokes),
+		set:         set,
+		img:         img,
+		off:         e.codeUsed,
+		entry:       img.Base + uint64(img.Funcs[0].Start),
+		pokeTargets: make([]uint64, len(img.Pokes)),
 	}
 	im.marks = e.marks(p, img)
 	if err := e.place(im); err != nil {
@@ -156,6 +168,11 @@ func (e *Engine) place(im *image) error {
 			k++
 		}
 	}
+	// Only a tail call enters a program at its landing point: a block
+	// starting there is one (onLanding).
+	if land := im.off + im.img.Funcs[0].Start + im.img.TailCallOffset; land < im.off+len(code) {
+		e.entries[land] = 1
+	}
 	e.codeUsed = im.off + (len(code)+imageAlign-1)&^(imageAlign-1)
 	i, _ := slices.BinarySearchFunc(e.byBase, im.off, func(x *image, off int) int { return x.off - off })
 	e.byBase = slices.Insert(e.byBase, i, im)
@@ -181,6 +198,7 @@ func (e *Engine) resetCode() error {
 	}
 	clear(e.code.Data[:used])
 	clear(e.bud.Prefix()[:used+1])
+	clear(e.entries[:used])
 	return e.u.RemoveCache(e.arch.codeBase, e.arch.codeBase+uint64(used))
 }
 
@@ -248,14 +266,21 @@ func (e *Engine) imageAt(addr uint64) (*image, int) {
 	return im, off - im.off
 }
 
-// slotAt is the BPF slot whose code holds guest address pc (the last slot
-// starting at or before it), or -1 outside the run's image.
-func (e *Engine) slotAt(st *run, pc uint64) int {
+// loc is a BPF slot of an image; im is nil (and slot -1) outside every
+// image.
+type loc struct {
+	im   *image
+	slot int
+}
+
+// locate finds the slot whose code holds guest address pc: the last slot
+// starting at or before it.
+func (e *Engine) locate(pc uint64) loc {
 	im, off := e.imageAt(pc)
-	if im == nil || im != st.img {
-		return -1
+	if im == nil {
+		return loc{slot: -1}
 	}
-	return im.slotAt(off)
+	return loc{im, im.slotAt(off)}
 }
 
 // slotAt maps an image offset to the slot whose code holds it; offsets in a

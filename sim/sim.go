@@ -51,8 +51,20 @@
 //   - x86 runs misaligned atomics (lock works on any address); arm64 and
 //     the interpreter fault. callx with an id of 2^61 or more wraps the x86
 //     backend's id*8 onto a stub.
-//   - Objects with maps, and so tail calls, are ErrUnsupported for now;
-//     Result.TailCalls is always empty.
+//
+// # Maps and tail calls
+//
+// An object is xlated and its maps built in the guest space (core/maps)
+// once, and their regions mapped into Unicorn; the engine is a
+// maps.Holder. When the object has a prog array every program is JITed
+// (any may be a tail call target) and its struct bpf_prog's bpf_func
+// points at its image. Direct tail call sites (x86-64) are patched at the
+// start of each run to what the slots hold, as bpf_arch_poke_desc_update
+// patches them when a slot changes. A tail call is seen where it lands: a
+// block that starts at a program's landing point (bpf_func + the tail call
+// offset) is reported to Go by the budget hook, which reads the slot, the
+// count (through tcc_ptr under core.Fixed) and the call depth (by walking
+// the frame records) for Result.TailCalls.
 package sim
 
 import (
@@ -104,6 +116,10 @@ type Engine struct {
 	images   map[imageKey]*image
 	byBase   []*image // images in the code region, by address
 	codeUsed int
+	// entries flags each program's tail call landing point in the code
+	// region (uc.WeightBudget.Entries).
+	entries []byte
+	cur     *loaded // the object whose maps are in guest memory
 
 	run  *run      // the run in progress, for the hooks
 	args [5]uint64 // helper arguments: a field, so the call does not allocate
@@ -187,6 +203,9 @@ func (e *Engine) open() error {
 	if e.bud, err = u.NewWeightBudget(a.codeBase, codeBytes); err != nil {
 		return err
 	}
+	if e.entries, err = e.bud.Entries(e.onLanding); err != nil {
+		return err
+	}
 	if _, err := u.HookIntr(e.onIntr); err != nil {
 		return err
 	}
@@ -235,6 +254,9 @@ func (e *Engine) Space() *mem.Space { return &e.space }
 // cannot be used after.
 func (e *Engine) Close() error {
 	var errs []error
+	if e.u != nil {
+		errs = append(errs, e.unload())
+	}
 	if e.bud != nil {
 		errs = append(errs, e.bud.Close())
 		e.bud = nil
@@ -245,7 +267,7 @@ func (e *Engine) Close() error {
 	}
 	// Unicorn is gone: the host memory it pointed into can go too.
 	errs = append(errs, e.space.Close())
-	e.stack, e.ctx, e.code, e.helpers = nil, nil, nil, nil
+	e.stack, e.ctx, e.code, e.helpers, e.entries = nil, nil, nil, nil, nil
 	clear(e.images)
 	e.byBase = nil
 	return errors.Join(errs...)
@@ -253,9 +275,15 @@ func (e *Engine) Close() error {
 
 // run is one Run in progress: what the hooks need and what they found.
 type run struct {
-	prog *core.Program
-	img  *image
-	set  core.HelperSet
+	prog     *core.Program // the xlated program run
+	img      *image
+	set      core.HelperSet
+	scheme   core.Scheme
+	keepMaps bool
+	// entryFP is the entry frame's frame pointer (x86 rbp, arm64 x29):
+	// where a walk up the frame records ends.
+	entryFP uint64
+	events  []core.TailCallEvent
 	// err is the first error a hook met (fault, helper error, exception);
 	// the run stopped on it.
 	err error
@@ -286,22 +314,35 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 		}
 		return nil, core.Errorf(core.NoInsn, "run", "no program %d (the object has %d)", prog, n)
 	}
-	p := obj.Progs[prog]
-	if len(obj.Maps) > 0 {
-		return nil, p.Errorf(0, "run", "sim %s: programs with maps (and so tail calls) are not simulated yet: %w", e.arch.name, core.ErrUnsupported)
-	}
-	img, err := e.image(p, obj.Helpers, opts.Scheme)
+	l, err := e.load(obj)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Scheme != core.Fixed && opts.Scheme != core.Legacy {
+		return nil, core.Errorf(core.NoInsn, "run", "unknown tail call count scheme %d", opts.Scheme)
+	}
+	img, err := e.programs(l, prog, opts.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.KeepMaps {
+		l.set.Reset()
 	}
 	budget := opts.Budget
 	if budget == 0 {
 		budget = core.DefaultBudget
 	}
-	st := &run{prog: p, img: img, set: obj.Helpers, in: in, budget: budget}
+	st := &run{prog: l.x.Progs[prog], img: img, set: obj.Helpers, scheme: opts.Scheme, keepMaps: opts.KeepMaps, in: in, budget: budget}
+	// x86: rbp = StackTop; arm64: x29 points at the frame record pushed
+	// first, right below the entry stack pointer.
+	st.entryFP = mem.StackTop
+	if e.arch == arm64Arch {
+		st.entryFP = mem.StackTop + uint64(img.img.EntryFrameSize) - 16
+	}
 	if err := e.prepare(st); err != nil {
 		return nil, err
 	}
+	e.env.Maps = l.set
 	e.run = st
 	defer func() { e.run = nil }()
 	err = e.start(img.entry, e.arch.helperBase+stopOffset, opts.Timeout)
@@ -310,7 +351,7 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 		return nil, err
 	}
 	left, _ := e.bud.Left()
-	res := &core.Result{R0: r0, Insns: budget - left}
+	res := &core.Result{R0: r0, Insns: budget - left, TailCalls: st.events}
 	if len(in.Ctx) > 0 {
 		res.Ctx = slices.Clone(e.ctx.Data[:len(in.Ctx)])
 	}
@@ -393,20 +434,29 @@ func (e *Engine) finish(st *run, budget uint64, startErr error) (uint64, error) 
 	}
 	if e.timedOut() {
 		left, _ := e.bud.Left()
-		return 0, st.errorf(e.slotAt(st, pc), "%w after %d instructions", core.ErrTimeout, budget-left)
+		return 0, st.errorAt(e.locate(pc), "%w after %d instructions", core.ErrTimeout, budget-left)
 	}
 	if errors.Is(startErr, uc.ErrInsnInvalid) {
 		// x86 #UD ends the run here rather than in the interrupt hook.
-		return 0, st.errorf(e.slotAt(st, pc), "cpu invalid instruction at %#x", pc)
+		return 0, st.errorAt(e.locate(pc), "cpu invalid instruction at %#x", pc)
 	}
 	if startErr != nil {
-		return 0, st.errorf(e.slotAt(st, pc), "cpu stopped at %#x: %v", pc, startErr)
+		return 0, st.errorAt(e.locate(pc), "cpu stopped at %#x: %v", pc, startErr)
 	}
-	return 0, st.errorf(e.slotAt(st, pc), "cpu stopped at %#x, not at the return address %#x", pc, stop)
+	return 0, st.errorAt(e.locate(pc), "cpu stopped at %#x, not at the return address %#x", pc, stop)
 }
 
 func (st *run) errorf(slot int, format string, args ...any) error {
 	return st.prog.Errorf(slot, "run", format, args...)
+}
+
+// errorAt names the program and slot at: after a tail call, the program
+// running is not the one the run started.
+func (st *run) errorAt(at loc, format string, args ...any) error {
+	if at.im == nil {
+		return st.prog.Errorf(-1, "run", format, args...)
+	}
+	return at.im.prog.Errorf(at.slot, "run", format, args...)
 }
 
 // setCtx maps (or reuses) the context region and fills it: the context

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -182,5 +183,59 @@ func TestConformance(t *testing.T) {
 	}
 	if ran < 313*2*len(configs) {
 		t.Errorf("ran %d cases, want at least %d", ran, 313*2*len(configs))
+	}
+}
+
+// TestTailCalls runs every program of each tail call case once from the
+// maps' initial contents and compares everything with the interpreter,
+// the tail call trace included: from, to, slot, direct, the count before
+// and after, and the call depth.
+func TestTailCalls(t *testing.T) {
+	files, err := filepath.Glob("../conformance/testdata/tailcall/*.data")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("tail call cases: %d, %v", len(files), err)
+	}
+	events := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := conformance.ParseCase(f, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, err := c.Load()
+		if err == nil {
+			err = analysis.Check(obj)
+		}
+		if err != nil {
+			continue // a rejection case
+		}
+		for _, scheme := range []core.Scheme{core.Fixed, core.Legacy} {
+			opts := core.RunOptions{Scheme: scheme, Budget: c.Budget}
+			for prog := range obj.Progs {
+				ref, refErr := interp.New().Run(obj, prog, c.Input(), opts)
+				for _, cf := range configs {
+					name := fmt.Sprintf("%s/%v/%s/%s", cf.name, scheme, filepath.Base(f), obj.Progs[prog].Name)
+					got, err := getEngine(t, cf.name).Run(obj, prog, c.Input(), opts)
+					if (err == nil) != (refErr == nil) || err != nil && err.Error() != refErr.Error() {
+						t.Errorf("%s: error %v\ninterp: %v", name, err, refErr)
+						continue
+					}
+					if err != nil {
+						continue
+					}
+					if got.R0 != ref.R0 || got.Insns != ref.Insns || !slices.Equal(got.TailCalls, ref.TailCalls) {
+						t.Errorf("%s: r0 %#x, %d insns, tail calls %+v\ninterp: r0 %#x, %d insns, tail calls %+v",
+							name, got.R0, got.Insns, got.TailCalls, ref.R0, ref.Insns, ref.TailCalls)
+					}
+					events += len(ref.TailCalls)
+				}
+			}
+		}
+	}
+	if events < 100 {
+		t.Errorf("only %d tail call events compared", events)
 	}
 }

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 
 #include "weight.h"
+#include "_cgo_export.h"
 
 struct jitsim_wbudget *jitsim_wbudget_new(uint64_t base, uint64_t n) {
 	struct jitsim_wbudget *b = calloc(1, sizeof *b);
@@ -21,6 +22,7 @@ struct jitsim_wbudget *jitsim_wbudget_new(uint64_t base, uint64_t n) {
 void jitsim_wbudget_free(struct jitsim_wbudget *b) {
 	if (b == NULL)
 		return;
+	free(b->entry);
 	free(b->prefix);
 	free(b);
 }
@@ -40,6 +42,8 @@ static void tramp_wbudget(uc_engine *uc, uint64_t addr, uint32_t size, void *use
 	uint64_t e = o + size;
 	if (e > b->n)
 		e = b->n;
+	if (b->entry != NULL && b->entry[o] != 0)
+		jitsimWeightEntry(b->handle, addr);
 	uint64_t w = b->prefix[e] - b->prefix[o];
 	if (w > b->left) {
 		b->hit = true;

@@ -4,7 +4,10 @@ package uc
 // #include "weight.h"
 import "C"
 
-import "unsafe"
+import (
+	"runtime/cgo"
+	"unsafe"
+)
 
 // WeightBudget bounds runs by weighted block entries: a block costs the
 // number of marks in the bytes it covers, as a table of prefix sums says,
@@ -18,9 +21,11 @@ import "unsafe"
 // block (the PC is the block's address, nothing of it ran), Start returns
 // nil and Left reports hit; Refused says which block it was.
 type WeightBudget struct {
-	u    *Unicorn
-	c    *C.struct_jitsim_wbudget
-	hook C.uc_hook
+	u       *Unicorn
+	c       *C.struct_jitsim_wbudget
+	hook    C.uc_hook
+	onEntry func(addr uint64)
+	handle  cgo.Handle
 }
 
 // NewWeightBudget installs a weighted budget over guest addresses
@@ -85,6 +90,42 @@ func (b *WeightBudget) PrevBlock() (addr uint64, size uint32) {
 	return uint64(b.c.prev_addr), uint32(b.c.prev_size)
 }
 
+// Entries returns a table of n flags, one per byte of the budget's range,
+// and calls fn (from the block hook, during a run) whenever a block starts
+// at an offset whose flag is non-zero, before the block is charged. Only
+// flagged blocks cost a Go call. The caller sets flags in place; the table
+// is C memory. A second call replaces fn and keeps the table.
+func (b *WeightBudget) Entries(fn func(addr uint64)) ([]byte, error) {
+	if b.c.entry == nil {
+		p := C.calloc(C.size_t(b.c.n), 1)
+		if p == nil {
+			return nil, ErrNoMem
+		}
+		b.c.entry = (*C.uint8_t)(p)
+		b.handle = cgo.NewHandle(b)
+		b.c.handle = C.uintptr_t(b.handle)
+	}
+	b.onEntry = fn
+	return unsafe.Slice((*byte)(unsafe.Pointer(b.c.entry)), int(b.c.n)), nil
+}
+
+//export jitsimWeightEntry
+func jitsimWeightEntry(h C.uintptr_t, addr C.uint64_t) {
+	b := cgo.Handle(h).Value().(*WeightBudget)
+	defer func() {
+		// As hook.park: a panic must not unwind through Unicorn's frames.
+		if p := recover(); p != nil {
+			if b.u.panicked == nil {
+				b.u.panicked = p
+			}
+			C.uc_emu_stop(b.u.h)
+		}
+	}()
+	if b.onEntry != nil {
+		b.onEntry(uint64(addr))
+	}
+}
+
 // Close removes the hook and frees the table. Closing the Unicorn first is
 // fine: its hooks went with it.
 func (b *WeightBudget) Close() error {
@@ -97,5 +138,9 @@ func (b *WeightBudget) Close() error {
 	}
 	C.jitsim_wbudget_free(b.c)
 	b.c = nil
+	if b.handle != 0 {
+		b.handle.Delete()
+		b.handle = 0
+	}
 	return err
 }

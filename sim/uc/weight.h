@@ -19,6 +19,10 @@ struct jitsim_wbudget {
 	uint64_t prev_addr; // the block entered before it
 	uint32_t prev_size;
 	bool hit; // a block was refused and the run stopped before it
+	// entry, when set, has n bytes: a block starting at offset o with
+	// entry[o] != 0 is reported to Go (jitsimWeightEntry) with handle.
+	uint8_t *entry;
+	uintptr_t handle;
 };
 
 struct jitsim_wbudget *jitsim_wbudget_new(uint64_t base, uint64_t n);
