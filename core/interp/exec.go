@@ -583,9 +583,9 @@ func fast(st *state, ins []dinsn, rp *regs, stk *[mem.StackSize]byte, pc int, cn
 			}
 
 		case opCallFunc:
-			if st.depth-st.base == kabi.MaxCallFrames-1 || st.depth == len(st.frames) {
+			if st.depth == st.limit {
 				*rp = r
-				return pc - 1, cnt, true // step reports the depth or grows frames
+				return pc - 1, cnt, true // step reports the depth
 			}
 			f := &st.frames[st.depth]
 			st.depth++
@@ -593,15 +593,15 @@ func fast(st *state, ins []dinsn, rp *regs, stk *[mem.StackSize]byte, pc int, cn
 			f.saved = [4]uint64{r[6], r[7], r[8], r[9]}
 			f.fp = r[10]
 			f.tailCalls = st.tailCalls
-			f.c, f.prog, f.base = st.c, st.prog, st.base
 			// One MAX_BPF_STACK slot per frame: the callee's r10 is where
 			// the caller's stack ends.
 			r[10] -= kabi.MaxBPFStack
 			pc = int(d.x)
 		case opExit:
-			// The entry frame's exit, and a return into another program
-			// (the frame was entered by a tail call), are step's.
-			if st.depth == 0 || st.frames[st.depth-1].c != st.c {
+			// The exit of a program's main function is step's: the run
+			// ends, or a tail call entered the program in a subprogram's
+			// frame and the exit returns into the caller's program.
+			if st.depth == st.base {
 				*rp = r
 				return pc - 1, cnt, true
 			}
@@ -612,7 +612,6 @@ func fast(st *state, ins []dinsn, rp *regs, stk *[mem.StackSize]byte, pc int, cn
 			if st.scheme == core.Legacy {
 				st.tailCalls = f.tailCalls
 			}
-			st.base = f.base
 			pc = f.ret
 
 		default:

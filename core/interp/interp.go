@@ -43,8 +43,6 @@ type Engine struct {
 	opts Options
 	// cur is the object whose maps are in guest memory.
 	cur *loaded
-	// frames is reused by every run: bpf-to-bpf calls in progress.
-	frames []frame
 }
 
 // Options are the interpreter's own choices, beyond core.RunOptions.
@@ -257,13 +255,9 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 	if opts.Timeout > 0 {
 		deadline = time.Now().Add(opts.Timeout)
 	}
-	if e.frames == nil {
-		e.frames = make([]frame, kabi.MaxCallFrames-1)
-	}
 	st := &state{l: l, prog: p, c: c, scheme: opts.Scheme, early: e.opts.TailCallCount.early(opts.Scheme),
-		budget: budget, deadline: deadline, frames: e.frames}
+		budget: budget, deadline: deadline, limit: kabi.MaxCallFrames - 1}
 	r0, err := e.exec(st, &r)
-	e.frames = st.frames // keep what the run grew
 	if err != nil {
 		return nil, err
 	}
@@ -334,10 +328,14 @@ func (e *Engine) setup(ctx []byte) error {
 // needs no bounds check.
 type regs [16]uint64
 
+// maxFrames is how many bpf-to-bpf calls can be in progress at once: one
+// MAX_BPF_STACK frame each below the entry frame's, in the stack region.
+// One program nests at most MAX_CALL_FRAMES; tail calls from subprograms
+// stack programs on top of each other.
+const maxFrames = (mem.StackTop-mem.StackBase)/kabi.MaxBPFStack - 1
+
 // frame is one bpf-to-bpf call in progress: what the caller gets back at
-// exit. The entry program has no frame. A tail call replaces the running
-// program but keeps its frame, so the caller may be another program than
-// the one that exits back to it.
+// exit. The entry program has no frame.
 type frame struct {
 	ret   int       // slot the caller resumes at
 	saved [4]uint64 // the caller's r6-r9
@@ -346,18 +344,18 @@ type frame struct {
 	// the count travels by value and a callee starts from a copy of its
 	// caller's (Linux <= 6.10 passed it in rax).
 	tailCalls uint32
-	c         *code         // the caller's code
-	prog      *core.Program // and program
-	base      int           // the caller's state.base
+	// Once a tail call has replaced the callee's program, its exit returns
+	// into another program: c and prog are the caller's, base the depth
+	// the caller's program was entered at.
+	c    *code
+	prog *core.Program
+	base int
 }
 
 // state is one run.
 type state struct {
-	l    *loaded
-	prog *core.Program // running now (tail calls change it)
-	c    *code
-	// early: a tail call attempt counts before the slot is looked at.
-	early    bool
+	prog     *core.Program // running now (tail calls change it)
+	c        *code
 	scheme   core.Scheme
 	budget   uint64
 	deadline time.Time
@@ -368,19 +366,28 @@ type state struct {
 	winBase uint64
 	win     []byte
 
-	frames []frame
-	depth  int // frames in use: 0 in the entry program
+	depth int // frames in use: 0 in the entry program
 	// base is the depth the running program was entered at: 0, or the
 	// depth of the tail call that entered it. The verifier bounds the call
 	// depth within one program (MAX_CALL_FRAMES); tail calls made from
 	// subprograms stack programs on top of each other, which the kernel
 	// bounds only through the tail call count and the stack.
 	base int
+	// limit is the depth at which a call is step's to make or refuse:
+	// base + MAX_CALL_FRAMES - 1, or maxFrames.
+	limit int
 	// tailCalls is the count of the running frame under core.Legacy, and
 	// the one count of the whole run under core.Fixed (Linux >= 6.11 keeps
 	// it in the entry frame and hands subprograms a pointer to it).
 	tailCalls uint32
-	events    []core.TailCallEvent
+	// early: a tail call attempt counts before the slot is looked at.
+	early  bool
+	l      *loaded
+	events []core.TailCallEvent
+	// frames are the bpf-to-bpf calls in progress. An array in place
+	// rather than a pointer: fast then addresses frames off st with one
+	// register less, which keeps its other state in registers.
+	frames [maxFrames]frame
 }
 
 func (st *state) errorf(pc int, format string, args ...any) error {

@@ -3,7 +3,6 @@ package interp
 import (
 	"jitsim/core"
 	"jitsim/core/kabi"
-	"jitsim/core/mem"
 )
 
 // Tail calls follow the kernel's rules (shared/docs/tailcall-hierarchy.md),
@@ -92,38 +91,37 @@ func (e *Engine) tailCall(st *state, r *regs, pc int, d *dinsn) (int, error) {
 		From: st.prog.Name, To: tp.Name, Slot: key, Direct: direct,
 		CountBefore: before, CountAfter: st.tailCalls, Depth: st.depth,
 	})
-	st.prog, st.c, st.base = tp, c, st.depth
+	if st.depth > st.base {
+		// A subprogram's frame now runs another program, whose exit must
+		// return into this one. (At depth == base the frame was taken
+		// over before and already says where to return.)
+		f := &st.frames[st.depth-1]
+		f.c, f.prog, f.base = st.c, st.prog, st.base
+	}
+	st.prog, st.c = tp, c
+	st.setBase(st.depth)
 	return 0, nil
 }
 
-// callFunc is the bpf-to-bpf call fast handed back: the program's own
-// call depth is at MAX_CALL_FRAMES, or the frames in hand are used up
-// (tail calls from subprograms nest programs, each with up to 8 frames).
+// callFunc is the bpf-to-bpf call fast handed back at state.limit: the
+// program's own call depth is at MAX_CALL_FRAMES, or the stack region is
+// full (tail calls from subprograms nest programs, each with up to 8
+// frames; the kernel's frames are smaller and its stack bigger).
 func (e *Engine) callFunc(st *state, r *regs, pc int, d *dinsn) (int, bool, error) {
 	if st.depth-st.base >= kabi.MaxCallFrames-1 {
 		return 0, false, st.errorf(pc, "call nests deeper than %d frames", kabi.MaxCallFrames)
 	}
-	// The callee's stack is the MAX_BPF_STACK bytes below its r10, which
-	// must stay inside the stack region.
-	if r[core.R10]-2*kabi.MaxBPFStack < mem.StackBase || r[core.R10] > mem.StackBase+mem.StackSize {
-		return 0, false, st.errorf(pc, "stack overflow: %d nested frames leave no room for another %d-byte frame", st.depth+1, kabi.MaxBPFStack)
-	}
-	for st.depth >= len(st.frames) {
-		st.frames = append(st.frames, frame{})
-	}
-	f := &st.frames[st.depth]
-	st.depth++
-	f.ret = pc + 1
-	f.saved = [4]uint64{r[6], r[7], r[8], r[9]}
-	f.fp = r[10]
-	f.tailCalls = st.tailCalls
-	f.c, f.prog, f.base = st.c, st.prog, st.base
-	r[10] -= kabi.MaxBPFStack
-	return int(d.x), false, nil
+	return 0, false, st.errorf(pc, "stack overflow: no room for a %d-byte frame at call depth %d (tail calls from subprograms nest programs)", kabi.MaxBPFStack, st.depth+1)
 }
 
-// ret returns from a subprogram frame to its caller, which may be another
-// program than the one exiting: the frame was taken over by a tail call.
+// setBase records that the running program was entered at depth base.
+func (st *state) setBase(base int) {
+	st.base = base
+	st.limit = min(base+kabi.MaxCallFrames-1, maxFrames)
+}
+
+// ret is the exit of a program's main function in a frame a tail call
+// took over (depth == base > 0): back to the caller's program.
 func (st *state) ret(r *regs) int {
 	st.depth--
 	f := &st.frames[st.depth]
@@ -132,6 +130,7 @@ func (st *state) ret(r *regs) int {
 	if st.scheme == core.Legacy {
 		st.tailCalls = f.tailCalls
 	}
-	st.c, st.prog, st.base = f.c, f.prog, f.base
+	st.c, st.prog = f.c, f.prog
+	st.setBase(f.base)
 	return f.ret
 }
