@@ -1,15 +1,22 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"jitsim/core"
+	"jitsim/core/maps"
+	"jitsim/core/xlate"
 )
 
 func runDump(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dump")
-	stage := fs.String("stage", "xlated", "what to print: xlated (the program as engines run it)")
+	stage := fs.String("stage", "xlated", "what to print: xlated (after the verifier's rewrites, as bpftool shows it) or input (as loaded)")
+	addrs := fs.Bool("addrs", false, "xlated: show map references as the guest addresses engines run with, tail calls as tail_call")
 	opcodes := fs.Bool("opcodes", false, "add each instruction's raw bytes")
 	helpers := fs.String("helpers", "kernel", "helper ids of raw and asm files: kernel or conformance")
 	progName := fs.String("prog", "", "program to print (default: every program)")
@@ -19,8 +26,8 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 1 {
 		return usageError{fmt.Sprintf("want exactly one FILE, got %d", fs.NArg())}
 	}
-	if *stage != "xlated" {
-		return usageError{fmt.Sprintf("-stage %q: want xlated", *stage)}
+	if *stage != "xlated" && *stage != "input" {
+		return usageError{fmt.Sprintf("-stage %q: want xlated or input", *stage)}
 	}
 	hs, err := parseHelperSet(*helpers)
 	if err != nil {
@@ -30,7 +37,17 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	progs := l.obj.Progs
+	obj := l.obj
+	var lay *maps.Layout
+	if *stage == "xlated" {
+		if lay, err = maps.Plan(obj); err == nil {
+			obj, err = xlate.ObjectLayout(obj, lay)
+		}
+		if err != nil {
+			return inputError{err}
+		}
+	}
+	progs := obj.Progs
 	if *progName != "" {
 		progs = []*core.Program{progs[l.prog]}
 	}
@@ -41,9 +58,44 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "%s:\n", p.Name)
 		}
-		if err := core.WriteXlated(stdout, l.obj, p, *opcodes); err != nil {
+		if lay == nil {
+			if err := core.WriteXlated(stdout, obj, p, *opcodes); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := writeNoted(stdout, obj, lay, p, *opcodes, *addrs); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeNoted lists an xlated program: as bpftool shows it (map
+// addresses back to map references, tail calls as calls of
+// bpf_tail_call), or with addrs as the engines run it. xlate.Note follows
+// every tail call (direct or indirect) and, with addrs, every map address,
+// as a "#" comment so the listing still assembles.
+func writeNoted(w io.Writer, obj *core.Object, lay *maps.Layout, p *core.Program, opcodes, addrs bool) error {
+	shown := p
+	if !addrs {
+		shown = xlate.ForDump(obj, lay, p)
+	}
+	var buf bytes.Buffer
+	if err := core.WriteXlated(&buf, obj, shown, opcodes); err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		// Instruction lines start "% 4d: (": the slot index.
+		if head, _, ok := strings.Cut(line, ": ("); ok && strings.HasSuffix(line, "\n") {
+			if i, err := strconv.Atoi(strings.TrimSpace(head)); err == nil && i >= 0 && i < len(p.Insns) {
+				if note := xlate.Note(obj, lay, p, i); note != "" && (addrs || p.Insns[i].Op == core.JMP|core.TailCall) {
+					line = strings.TrimSuffix(line, "\n") + "\t# " + note + "\n"
+				}
+			}
+		}
+		bw.WriteString(line)
+	}
+	return bw.Flush()
 }

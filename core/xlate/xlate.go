@@ -29,8 +29,10 @@ package xlate
 import (
 	"math/bits"
 	"slices"
+	"strconv"
 
 	"jitsim/core"
+	"jitsim/core/kabi"
 	"jitsim/core/maps"
 )
 
@@ -250,4 +252,67 @@ func IsDirect(p *core.Program, i int) (core.TailCallPoke, bool) {
 		return core.TailCallPoke{}, false
 	}
 	return p.TailCallPokes[ins.Imm-1], true
+}
+
+// Note says in words what slot i of an xlated program refers to, for
+// listings: "direct: jmp_table[3]" or "indirect" for a tail call;
+// "map[jmp_table]" or "map[g][0]+12" for an ld_imm64 of a map object's or
+// a value's address; "" otherwise.
+func Note(obj *core.Object, lay *maps.Layout, p *core.Program, i int) string {
+	ins := p.Insns[i]
+	switch {
+	case ins.Op == core.JMP|core.TailCall:
+		if poke, ok := IsDirect(p, i); ok && poke.Map >= 0 && poke.Map < len(obj.Maps) {
+			return "direct: " + obj.Maps[poke.Map].Name + "[" + strconv.FormatUint(uint64(poke.Key), 10) + "]"
+		}
+		return "indirect"
+	case ins.IsLdImm64() && ins.Src == 0 && i+1 < len(p.Insns):
+		m, off, src, ok := mapOf(obj, lay, core.Imm64(ins, p.Insns[i+1]))
+		switch {
+		case !ok:
+		case src == core.PseudoMapFD:
+			return "map[" + obj.Maps[m].Name + "]"
+		default:
+			return "map[" + obj.Maps[m].Name + "][0]+" + strconv.FormatUint(uint64(off), 10)
+		}
+	}
+	return ""
+}
+
+// ForDump is bpf_insn_prepare_dump: the xlated program as `bpftool prog
+// dump xlated` shows it. Map addresses go back to map references (bpftool
+// prints map[id:N]; jitsim's printer map[NAME]) and tail calls back to
+// "call bpf_tail_call#12"; everything else is as the engines run it.
+func ForDump(obj *core.Object, lay *maps.Layout, p *core.Program) *core.Program {
+	out := *p
+	out.Insns = slices.Clone(p.Insns)
+	for i := 0; i < len(out.Insns); i++ {
+		ins := out.Insns[i]
+		switch {
+		case ins.Op == core.JMP|core.TailCall:
+			out.Insns[i] = core.Insn{Op: core.JMP | core.Call, Imm: kabi.FnTailCall}
+		case ins.IsLdImm64() && i+1 < len(out.Insns):
+			if ins.Src == 0 {
+				if m, off, src, ok := mapOf(obj, lay, core.Imm64(ins, out.Insns[i+1])); ok {
+					out.Insns[i] = core.Insn{Op: ins.Op, Dst: ins.Dst, Src: src, Imm: int32(m)}
+					out.Insns[i+1] = core.Insn{Imm: int32(off)}
+				}
+			}
+			i++
+		}
+	}
+	return &out
+}
+
+// mapOf finds the map object, or single-entry array value, at address a.
+func mapOf(obj *core.Object, lay *maps.Layout, a uint64) (m int, off uint32, src core.Reg, ok bool) {
+	if m, ok := lay.MapAt(a); ok {
+		return m, 0, core.PseudoMapFD, true
+	}
+	for m, pl := range lay.Maps {
+		if d := obj.Maps[m]; d.Type == core.MapArray && d.MaxEntries == 1 && a >= pl.Values && a < pl.Values+uint64(d.ValueSize) {
+			return m, uint32(a - pl.Values), core.PseudoMapValue, true
+		}
+	}
+	return 0, 0, 0, false
 }
