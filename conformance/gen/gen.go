@@ -758,21 +758,36 @@ func (f *fn) helperCall() {
 		ids = append(ids, helperMemfrob)
 	}
 	id := ids[r.IntN(len(ids))]
-	switch id {
-	case helperGatherBytes:
-		for a := core.R1; a <= core.R5; a++ {
-			f.arg(a)
-		}
-	case helperSqrti:
-		f.arg(core.R1)
-	case helperMemfrob:
+	// callx (the conformance suite's call through a register, the id in
+	// dst) names a helper no checker can see, so every argument register
+	// gets a value.
+	via := f.writable() &^ argRegs
+	callx := via != 0 && r.IntN(4) == 0
+	args := helperArgs[id]
+	if callx {
+		args = argRegs
+	}
+	if id == helperMemfrob {
 		// memfrob(ctx + off, len) within the input.
 		off := r.IntN(len(f.s.ctx))
 		f.emit(core.Insn{Op: core.ALU64 | core.Mov | core.X, Dst: core.R1, Src: f.ctx})
 		f.emit(core.Insn{Op: core.ALU64 | core.Add | core.K, Dst: core.R1, Imm: int32(off)})
 		f.emit(core.Insn{Op: core.ALU64 | core.Mov | core.K, Dst: core.R2, Imm: int32(r.IntN(len(f.s.ctx) - off + 1))})
+		f.init |= bit(core.R1) | bit(core.R2)
+		args &^= bit(core.R1) | bit(core.R2)
 	}
-	f.emit(core.Insn{Op: core.JMP | core.Call, Imm: id})
+	for a := core.R1; a <= core.R5; a++ {
+		if args&bit(a) != 0 {
+			f.arg(a)
+		}
+	}
+	if callx {
+		reg := f.s.pick(via)
+		f.emit(core.Insn{Op: core.ALU64 | core.Mov | core.K, Dst: reg, Imm: id})
+		f.emit(core.Insn{Op: core.JMP | core.Call | core.X, Dst: reg})
+	} else {
+		f.emit(core.Insn{Op: core.JMP | core.Call, Imm: id})
+	}
 	f.clobber()
 }
 

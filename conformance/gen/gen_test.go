@@ -48,7 +48,7 @@ func TestGolden(t *testing.T) {
 		h.Write(p.Ctx)
 		fmt.Fprintf(h, "%d %d\n", p.Want, p.MaxInsns)
 	}
-	const want = "5ffd7bf5c35d313ceef0b9d75ef1d33afbea90c5a6dc80898c80c265af051f99"
+	const want = "7754bbb2cd71f55c812f671ab8ae68ed6477647619cd393f5a9fe33903e263f1"
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		t.Fatalf("seed 1 programs 0-99 hash %s, want %s", got, want)
 	}
@@ -156,7 +156,7 @@ func TestCoverage(t *testing.T) {
 		want = append(want, class+" backward")
 	}
 	want = append(want, "ja forward", "ja backward", "gotol forward", "gotol backward", "call local",
-		"call helper 0", "call helper 1", "call helper 2", "call helper 3", "exit")
+		"call helper 0", "call helper 1", "call helper 2", "call helper 3", "callx", "exit")
 	for _, sz := range []string{"b", "h", "w", "dw"} {
 		for _, where := range []string{"stack", "ctx"} {
 			want = append(want, "ldx"+sz+" "+where, "st"+sz+" "+where, "stx"+sz+" "+where)
@@ -246,6 +246,8 @@ func forms(insns []core.Insn, j int) []string {
 		switch {
 		case ins.Op == core.JMP|core.Call && ins.Src == core.PseudoCall:
 			return []string{"call local"}
+		case ins.Op == core.JMP|core.Call|core.X:
+			return []string{"callx"}
 		case ins.Op == core.JMP|core.Call:
 			return []string{fmt.Sprint("call helper ", ins.Imm)}
 		case ins.Op == core.JMP|core.Exit:
