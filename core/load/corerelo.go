@@ -2,6 +2,7 @@ package load
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf/asm"
@@ -20,9 +21,10 @@ var uapiTypes = []string{
 	"ethhdr", "iphdr", "ipv6hdr", "tcphdr", "udphdr", "icmphdr", "icmp6hdr", "vlan_hdr",
 }
 
-// applyCORE resolves insns' CO-RE relocations in place against the uapi
-// types, or reports the first it cannot resolve at its slot.
-func (l *loader) applyCORE(p *core.Program, insns asm.Instructions, entry map[string]int) error {
+// applyCORE resolves insns' CO-RE relocations against the uapi types, in a
+// copy when there are any (the spec's instructions stay as read), or
+// reports the first it cannot resolve at its slot.
+func (l *loader) applyCORE(p *core.Program, insns asm.Instructions) (asm.Instructions, error) {
 	var (
 		relos []*btf.CORERelocation
 		at    []int // index in insns
@@ -38,18 +40,19 @@ func (l *loader) applyCORE(p *core.Program, insns asm.Instructions, entry map[st
 		slot += int(insns[i].Width())
 	}
 	if len(relos) == 0 {
-		return nil
+		return insns, nil
 	}
+	insns = slices.Clone(insns)
 	target, err := l.uapiSpec()
 	if err != nil {
-		return l.progErrorf(p, p.Pos, slots[0], "CO-RE: %w", err)
+		return nil, l.progErrorf(p, p.Pos, slots[0], "CO-RE: %w", err)
 	}
 	local := l.spec.Types
 	fixups, err := btf.CORERelocate(relos, []*btf.Spec{target}, l.spec.ByteOrder, func(t btf.Type) (btf.TypeID, error) {
 		return local.TypeID(t)
 	})
 	if err != nil {
-		return l.progErrorf(p, p.Pos, slots[0], "CO-RE relocation: %w", err)
+		return nil, l.progErrorf(p, p.Pos, slots[0], "CO-RE relocation: %w", err)
 	}
 	for k, fx := range fixups {
 		// A relocation whose type is not among the uapi types finds no
@@ -59,14 +62,14 @@ func (l *loader) applyCORE(p *core.Program, insns asm.Instructions, entry map[st
 		// same: the type is not one jitsim knows.
 		s := fx.String()
 		if strings.HasSuffix(s, "=poison") || (isExistenceCheck(s) && strings.HasSuffix(s, "->0")) {
-			return l.progErrorf(p, p.Pos, slots[k], "cannot resolve %s: jitsim has no kernel BTF and resolves CO-RE only against the uapi types (%s): %w",
+			return nil, l.progErrorf(p, p.Pos, slots[k], "cannot resolve %s: jitsim has no kernel BTF and resolves CO-RE only against the uapi types (%s): %w",
 				relos[k], strings.Join(uapiTypes, ", "), core.ErrUnsupported)
 		}
 		if err := fx.Apply(&insns[at[k]]); err != nil {
-			return l.progErrorf(p, p.Pos, slots[k], "applying CO-RE fixup %s for %s: %w", s, relos[k], err)
+			return nil, l.progErrorf(p, p.Pos, slots[k], "applying CO-RE fixup %s for %s: %w", s, relos[k], err)
 		}
 	}
-	return nil
+	return insns, nil
 }
 
 func isExistenceCheck(fixup string) bool {

@@ -22,6 +22,10 @@ import (
 	"jitsim/core"
 )
 
+// maxValueSize is KMALLOC_MAX_SIZE with 4 KiB pages (1 << (MAX_PAGE_ORDER +
+// PAGE_SHIFT), MAX_PAGE_ORDER 10), the largest map value the kernel accepts.
+const maxValueSize = 4 << 20
+
 // IsELF reports whether data starts with the ELF magic.
 func IsELF(data []byte) bool { return bytes.HasPrefix(data, []byte(elf.ELFMAG)) }
 
@@ -78,6 +82,16 @@ func ELF(file string, data []byte) (obj *core.Object, err error) {
 	if f.ByteOrder != binary.LittleEndian || f.Class != elf.ELFCLASS64 {
 		return nil, loadErrorf(pos, "%s %s ELF object: BPF objects jitsim loads are little-endian ELFCLASS64", f.Class, f.Data)
 	}
+	// A .bss takes no room in the file, so its header may claim any size,
+	// which cilium/ebpf would allocate. The kernel refuses such a map
+	// anyway: array_map_alloc_check returns -E2BIG for a value larger than
+	// KMALLOC_MAX_SIZE.
+	for _, sec := range f.Sections {
+		if isDataSection(sec.Name) && sec.Size > maxValueSize {
+			return nil, loadErrorf(core.Pos{File: file, Section: sec.Name, Insn: -1},
+				"section %s holds %d bytes: a global data map's value is at most %d (KMALLOC_MAX_SIZE; the kernel says E2BIG)", sec.Name, sec.Size, maxValueSize)
+		}
+	}
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, loadErrorf(pos, "%w", err)
@@ -86,6 +100,11 @@ func ELF(file string, data []byte) (obj *core.Object, err error) {
 	if err != nil {
 		return nil, loadErrorf(pos, "%w", err)
 	}
+	return convert(file, spec, syms)
+}
+
+// convert maps a parsed collection onto a core.Object.
+func convert(file string, spec *ebpf.CollectionSpec, syms *symbols) (*core.Object, error) {
 	l := &loader{file: file, spec: spec, syms: syms, obj: &core.Object{File: file, Helpers: core.HelpersKernel}}
 	if err := l.maps(); err != nil {
 		return nil, err
@@ -205,7 +224,7 @@ func (l *loader) prog(ps *ebpf.ProgramSpec) (*core.Program, error) {
 		l.obj.Notes = append(l.obj.Notes, fmt.Sprintf("%s: program %s (section %q): type %s is not modelled, loaded as unspec",
 			l.file, ps.Name, ps.SectionName, ps.Type))
 	}
-	insns := slices.Clone(ps.Instructions)
+	insns := ps.Instructions
 
 	// First pass: slot offsets of the functions and the section and C
 	// line of every instruction (BTF line info marks the first instruction
@@ -243,7 +262,8 @@ func (l *loader) prog(ps *ebpf.ProgramSpec) (*core.Program, error) {
 		}
 	}
 	p.Pos = pos
-	if err := l.applyCORE(p, insns, entry); err != nil {
+	insns, err := l.applyCORE(p, insns)
+	if err != nil {
 		return nil, err
 	}
 
@@ -289,9 +309,6 @@ func (l *loader) encode(p *core.Program, slot int, ins asm.Instruction, entry ma
 		Src: core.Reg(ins.Src),
 		Off: ins.Offset,
 		Imm: int32(ins.Constant),
-	}
-	if ins.Dst > 15 || ins.Src > 15 {
-		return errorf("register out of range")
 	}
 	if ins.OpCode.Class().IsALU() {
 		switch ins.OpCode.ALUOp() {
@@ -346,6 +363,9 @@ func (l *loader) mapRef(p *core.Program, slot int, ins asm.Instruction, lo, hi c
 	ref := ins.Reference()
 	idx, ok := l.mapIndex[ref]
 	if !ok {
+		if ref == "" && ins.Src == asm.PseudoMapFD {
+			return core.Insn{}, core.Insn{}, l.progErrorf(p, p.Pos, slot, "ld_imm64 with src 1 (BPF_PSEUDO_MAP_FD) and no relocation names no map")
+		}
 		if ref == "" {
 			// cilium/ebpf leaves the reference of an extern __kconfig
 			// variable empty: it points into the virtual .kconfig map.

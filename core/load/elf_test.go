@@ -3,6 +3,7 @@ package load_test
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -507,6 +508,10 @@ func TestBadObjects(t *testing.T) {
 	}
 	btfSec := f.Section(".BTF")
 	mapsSec := f.Section(".maps")
+	// sh_size of .bss: e_shoff at 0x28, e_shentsize at 0x3a, sh_size at
+	// 0x20 in an Elf64_Shdr.
+	bss := slices.IndexFunc(f.Sections, func(s *elf.Section) bool { return s.Name == ".bss" })
+	bssSize := int(binary.LittleEndian.Uint64(demo[0x28:])) + bss*int(binary.LittleEndian.Uint16(demo[0x3a:])) + 0x20
 	for _, tc := range []struct {
 		name, file string
 		data       []byte
@@ -521,6 +526,8 @@ func TestBadObjects(t *testing.T) {
 		{"x86-64", "x.o", patch(demo, 18, byte(elf.EM_X86_64), 0), "ELF object for EM_X86_64, not BPF", core.Pos{Insn: -1}, ""},
 		{"big-endian", "x.o", patch(demo, elf.EI_DATA, byte(elf.ELFDATA2MSB)), "big-endian ELF object", core.Pos{Insn: -1}, ""},
 		{"32-bit", "x.o", patch(demo, elf.EI_CLASS, byte(elf.ELFCLASS32)), "32-bit ELF object", core.Pos{Insn: -1}, ""},
+		{"huge .bss", "x.o", patch(demo, bssSize, 0, 0, 0, 0xf0), "section .bss holds 4026531840 bytes: a global data map's value is at most 4194304",
+			core.Pos{Section: ".bss", Insn: -1}, ""},
 		{"corrupt BTF", "x.o", patch(demo, int(btfSec.Offset), 0xde, 0xad, 0xbe, 0xef), "load BTF", core.Pos{Insn: -1}, ""},
 		{"map section cut", "x.o", patch(demo, int(mapsSec.Offset), 1), "load BTF maps", core.Pos{Insn: -1}, ""},
 		{"ring buffer map", "testdata/bad_maptype.o", nil, "map events: type RingBuf is not supported (jitsim models array, hash and prog_array)",
