@@ -370,11 +370,24 @@ func mapStep(set *maps.Set, obj *core.Object, st Step) error {
 	}
 	switch {
 	case want == "" && err != nil:
-		return fmt.Errorf("%s %s %d: %v", st.Op, st.Map, st.Key, err)
+		return fmt.Errorf("%s %s %d: %s", st.Op, st.Map, st.Key, errnoText(err))
 	case want != "" && !errors.Is(err, errnos[want]):
-		return fmt.Errorf("%s %s %d: error %v, want %s", st.Op, st.Map, st.Key, err, want)
+		return fmt.Errorf("%s %s %d: %s, want %s", st.Op, st.Map, st.Key, errnoText(err), want)
 	}
 	return nil
+}
+
+// errnoText names an errno as the kernel headers do.
+func errnoText(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	for name, e := range errnos {
+		if errors.Is(err, e) {
+			return name + " (" + err.Error() + ")"
+		}
+	}
+	return err.Error()
 }
 
 // keyBytes is the map's key for a step's number (little-endian, zero

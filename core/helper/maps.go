@@ -20,7 +20,7 @@ import (
 // mapArg finds the map r1 points to.
 func mapArg(env *Env, name string, addr uint64) (*maps.Map, error) {
 	if env.Maps == nil {
-		return nil, fmt.Errorf("%s: the object has no maps", name)
+		return nil, fmt.Errorf("%s: r1 = %#x is not a map (the object has no maps): %w", name, addr, core.ErrFault)
 	}
 	m, ok := env.Maps.MapAt(addr)
 	if !ok {

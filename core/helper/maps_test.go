@@ -1,6 +1,7 @@
 package helper_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -101,7 +102,7 @@ func TestMapHelperErrors(t *testing.T) {
 		}
 	}
 	env.Maps = nil
-	if _, err := call(t, env, core.HelpersKernel, kabi.FnMapDeleteElem, 0, 0); err == nil || !strings.Contains(err.Error(), "the object has no maps") {
+	if _, err := call(t, env, core.HelpersKernel, kabi.FnMapDeleteElem, 0, 0); !errors.Is(err, core.ErrFault) || !strings.Contains(err.Error(), "r1 = 0x0 is not a map (the object has no maps)") {
 		t.Fatalf("no maps: %v", err)
 	}
 }
