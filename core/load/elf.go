@@ -53,11 +53,12 @@ var progTypes = map[ebpf.ProgramType]core.ProgType{
 //
 // Every error is a *core.Error with Op "load" naming the file, and where it
 // applies the section, program, instruction slot and C line. A panic inside
-// cilium/ebpf on a malformed object is recovered and reported as an error.
+// cilium/ebpf (or here) on a malformed object is recovered and reported as
+// an error; FuzzELF treats one as a finding.
 func ELF(file string, data []byte) (obj *core.Object, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			obj, err = nil, loadErrorf(core.Pos{File: file, Insn: -1}, "malformed object: reader panicked: %v", r)
+			obj, err = nil, loadErrorf(core.Pos{File: file, Insn: -1}, "malformed object: panic while loading: %v", r)
 		}
 	}()
 	pos := core.Pos{File: file, Insn: -1}
