@@ -28,11 +28,6 @@ func writeFile(t *testing.T, name, text string) string {
 	return p
 }
 
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return lines[len(lines)-1]
-}
-
 func TestConformSummary(t *testing.T) {
 	dir := "../../../shared/bpf_conformance/tests"
 	files, err := conformance.Files([]string{dir})
