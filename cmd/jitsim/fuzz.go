@@ -25,6 +25,7 @@ func runFuzz(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", ".", "folder for the reproducer .data files")
 	budget := fs.Uint64("budget", core.DefaultBudget, "instruction budget of each run")
 	minimize := fs.Bool("minimize", true, "shrink each reproducer while the difference persists")
+	renew := fs.Int("renew", 2000, "build the engines afresh every N programs (0: never)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -34,6 +35,9 @@ func runFuzz(args []string, stdout, stderr io.Writer) error {
 	if *n <= 0 {
 		return usageError{"-n must be positive"}
 	}
+	if *renew < 0 {
+		return usageError{"-renew must not be negative"}
+	}
 	if *budget < minFuzzBudget {
 		return usageError{fmt.Sprintf("-budget %d is too small for generated programs (at least %d)", *budget, minFuzzBudget)}
 	}
@@ -41,8 +45,7 @@ func runFuzz(args []string, stdout, stderr io.Writer) error {
 	if list == "" {
 		list = strings.Join(conformance.Available(), ",")
 	}
-	es, err := conformance.NewEngines(list)
-	if err != nil {
+	if _, err := conformance.NewEngines(list); err != nil {
 		return usageError{err.Error()}
 	}
 	schemes, err := conformance.ParseSchemes(*tcc)
@@ -50,9 +53,9 @@ func runFuzz(args []string, stdout, stderr io.Writer) error {
 		return usageError{err.Error()}
 	}
 	return fuzz(conformance.FuzzOptions{
-		Engines: es, Schemes: schemes, Seed: *seed, First: *first, N: *n,
+		Schemes: schemes, Seed: *seed, First: *first, N: *n,
 		Budget: *budget, Dir: *out, Minimize: *minimize,
-	}, stdout, stderr, isTerminal(stderr))
+	}, func() ([]core.Engine, error) { return conformance.NewEngines(list) }, *renew, stdout, stderr, isTerminal(stderr))
 }
 
 // isTerminal reports whether w is a character device: progress lines are
@@ -66,9 +69,12 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// fuzz runs o, printing one line per difference and a summary on stdout
-// and, when progress is set, a progress line on stderr.
-func fuzz(o conformance.FuzzOptions, stdout, stderr io.Writer, progress bool) error {
+// fuzz runs o on engines from newEngines, printing one line per
+// difference and a summary on stdout and, when progress is set, a progress
+// line on stderr. Every renew programs (0: never) the engines are closed
+// and built afresh: the simulator keeps every translation Unicorn made, so
+// its memory grows with each new program (about 15 KB per image).
+func fuzz(o conformance.FuzzOptions, newEngines func() ([]core.Engine, error), renew int, stdout, stderr io.Writer, progress bool) error {
 	start := time.Now()
 	var last time.Time
 	wipe := func() {
@@ -88,23 +94,50 @@ func fuzz(o conformance.FuzzOptions, stdout, stderr io.Writer, progress bool) er
 		}
 		fmt.Fprintf(stdout, "DIFF %s [%s/%s]: %s\n", where, d.Engine, strings.Join(schemes, ","), d.Reason)
 	}
-	if progress {
-		o.Progress = func(done, diffs int) {
-			if now := time.Now(); now.Sub(last) >= 200*time.Millisecond || done == o.N {
-				last = now
-				rate := float64(done) / now.Sub(start).Seconds()
-				fmt.Fprintf(stderr, "\r%d/%d programs, %d differences, %.0f programs/s\033[K", done, o.N, diffs, rate)
+	total := o.N
+	if renew <= 0 {
+		renew = total
+	}
+	var sum conformance.FuzzStats
+	for sum.Programs < total {
+		o.N = min(renew, total-sum.Programs)
+		done, diffs := sum.Programs, sum.Diffs
+		if progress {
+			o.Progress = func(n, d int) {
+				if now := time.Now(); now.Sub(last) >= 200*time.Millisecond || done+n == total {
+					last = now
+					rate := float64(done+n) / now.Sub(start).Seconds()
+					fmt.Fprintf(stderr, "\r%d/%d programs, %d differences, %.0f programs/s\033[K", done+n, total, diffs+d, rate)
+				}
 			}
 		}
+		es, err := newEngines()
+		if err != nil {
+			return err
+		}
+		o.Engines = es
+		st, err := conformance.Fuzz(o)
+		closeEngines(es)
+		sum.Programs += st.Programs
+		sum.Diffs += st.Diffs
+		o.First += uint64(st.Programs)
+		if err != nil {
+			wipe()
+			return err
+		}
 	}
-	st, err := conformance.Fuzz(o)
 	wipe()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%d programs, %d differences (%.0f programs/s)\n", st.Programs, st.Diffs, float64(st.Programs)/st.Elapsed.Seconds())
-	if st.Diffs > 0 {
+	fmt.Fprintf(stdout, "%d programs, %d differences (%.0f programs/s)\n", sum.Programs, sum.Diffs, float64(sum.Programs)/time.Since(start).Seconds())
+	if sum.Diffs > 0 {
 		return errFailed
 	}
 	return nil
+}
+
+func closeEngines(es []core.Engine) {
+	for _, e := range es {
+		if c, ok := e.(io.Closer); ok {
+			c.Close()
+		}
+	}
 }

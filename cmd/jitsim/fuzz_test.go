@@ -40,6 +40,7 @@ func TestFuzzUsage(t *testing.T) {
 		{[]string{"-tcc", "new"}, `-tcc "new": want fixed, legacy or both`},
 		{[]string{"-engines", "interp,sparc"}, `unknown engine "sparc"`},
 		{[]string{"x.s"}, `unexpected argument "x.s"`},
+		{[]string{"-renew", "-1"}, "-renew must not be negative"},
 	} {
 		code, out, errOut := jitsim(t, append([]string{"fuzz"}, tc.args...)...)
 		if code != 2 || out != "" || !strings.HasPrefix(errOut, "jitsim fuzz: ") || !strings.Contains(errOut, tc.msg) {
@@ -70,14 +71,25 @@ func TestFuzzDifference(t *testing.T) {
 	flip := flipEngine{interp.New()}
 	defer flip.e.Close()
 	dir := t.TempDir()
-	var o, e bytes.Buffer
-	err := fuzz(conformance.FuzzOptions{
-		Engines: []core.Engine{flip}, Schemes: []core.Scheme{core.Fixed, core.Legacy},
-		Seed: 9, N: 20, Dir: dir, Minimize: true, Gen: gen.DefaultConfig(),
-	}, &o, &e, false)
-	if err != errFailed || e.Len() != 0 {
-		t.Fatalf("error %v, stderr %q; want errFailed and nothing on stderr", err, e.String())
+	run := func(renew int) (string, int) {
+		var o, e bytes.Buffer
+		builds := 0
+		err := fuzz(conformance.FuzzOptions{
+			Schemes: []core.Scheme{core.Fixed, core.Legacy},
+			Seed:    9, N: 20, Dir: dir, Minimize: true, Gen: gen.DefaultConfig(),
+		}, func() ([]core.Engine, error) { builds++; return []core.Engine{flip}, nil }, renew, &o, &e, false)
+		if err != errFailed || e.Len() != 0 {
+			t.Fatalf("error %v, stderr %q; want errFailed and nothing on stderr", err, e.String())
+		}
+		return o.String(), builds
 	}
+	// Building the engines afresh every 7 programs runs the same programs.
+	out, builds := run(0)
+	again, rebuilds := run(7)
+	if builds != 1 || rebuilds != 3 || strings.SplitAfterN(out, "(", 2)[0] != strings.SplitAfterN(again, "(", 2)[0] {
+		t.Fatalf("%d and %d builds; output\n%s\nthen\n%s", builds, rebuilds, out, again)
+	}
+	o := bytes.NewBufferString(out)
 	lines := strings.Split(strings.TrimSuffix(o.String(), "\n"), "\n")
 	diffLine := regexp.MustCompile(`^DIFF (\S+) \[flip/fixed,legacy\]: r0 0x[0-9a-f]+, interp 0x[0-9a-f]+$`)
 	var files []string
@@ -119,7 +131,7 @@ func TestFuzzDifference(t *testing.T) {
 // and wiped before the summary.
 func TestFuzzProgress(t *testing.T) {
 	var o, e bytes.Buffer
-	err := fuzz(conformance.FuzzOptions{Seed: 1, N: 30}, &o, &e, true)
+	err := fuzz(conformance.FuzzOptions{Seed: 1, N: 30}, func() ([]core.Engine, error) { return nil, nil }, 12, &o, &e, true)
 	if err != nil {
 		t.Fatal(err)
 	}
