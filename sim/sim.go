@@ -385,18 +385,25 @@ func (e *Engine) start(begin, until uint64, timeout time.Duration) error {
 	e.wd.gen++
 	gen := e.wd.gen
 	e.wd.running, e.wd.fired = true, false
-	e.wd.Unlock()
-	t := time.AfterFunc(timeout, func() {
+	// t is set under the lock the callback takes first.
+	var t *time.Timer
+	t = time.AfterFunc(timeout, func() {
 		e.wd.Lock()
 		defer e.wd.Unlock()
 		if e.wd.gen == gen && e.wd.running {
 			e.wd.fired = true
 			e.u.Stop()
+			// Unicorn 2.0.1 loses a stop that comes before its CPU loop
+			// starts (resume_all_vcpus clears exit_request), which a
+			// loaded machine makes likely for short timeouts: ask again
+			// until the run has ended.
+			t.Reset(time.Millisecond)
 		}
 	})
+	e.wd.Unlock()
 	err := e.u.Start(begin, until, 0, 0)
-	t.Stop()
 	e.wd.Lock()
+	t.Stop()
 	e.wd.running = false
 	e.wd.Unlock()
 	return err
