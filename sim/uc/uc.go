@@ -8,6 +8,7 @@ import "C"
 import (
 	"fmt"
 	"runtime/cgo"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -25,6 +26,12 @@ type Unicorn struct {
 	// and re-raises it on the Go side, so a panic never unwinds through
 	// Unicorn's C frames.
 	panicked any
+	// wd backs up Unicorn's own timeout (see Start).
+	wd struct {
+		sync.Mutex
+		gen     uint64 // the Start a watchdog belongs to
+		running bool
+	}
 }
 
 // Open creates an engine: ArchX86 with Mode64, or ArchARM64 with ModeARM.
@@ -78,15 +85,44 @@ func (u *Unicorn) Arch() Arch { return u.arch }
 // measure what each costs.
 func (u *Unicorn) Start(begin, until uint64, timeout time.Duration, count uint64) error {
 	us := uint64(0)
+	u.wd.Lock()
+	u.wd.gen++
+	u.wd.running = true
+	gen := u.wd.gen
+	u.wd.Unlock()
 	if timeout > 0 {
 		us = uint64((timeout + time.Microsecond - 1) / time.Microsecond)
+		go u.watchdog(gen, timeout)
 	}
 	err := check(C.uc_emu_start(u.h, C.uint64_t(begin), C.uint64_t(until), C.uint64_t(us), C.size_t(count)))
+	u.wd.Lock()
+	u.wd.running = false
+	u.wd.Unlock()
 	if p := u.panicked; p != nil {
 		u.panicked = nil
 		panic(p)
 	}
 	return err
+}
+
+// watchdog backs up Unicorn's timeout: Unicorn 2.0.1 loses a stop that
+// arrives before its CPU loop has started, which its own timer thread hits
+// on a loaded machine, and the run then never ends. Once the timeout has
+// passed (with some slack, so Unicorn's own stop normally wins and
+// TimedOut reports it), this stops the run every millisecond until it has
+// ended. The generation check keeps a late stop from hitting a later run.
+func (u *Unicorn) watchdog(gen uint64, timeout time.Duration) {
+	time.Sleep(timeout + timeout/2 + time.Millisecond)
+	for {
+		u.wd.Lock()
+		if u.wd.gen != gen || !u.wd.running {
+			u.wd.Unlock()
+			return
+		}
+		C.uc_emu_stop(u.h)
+		u.wd.Unlock()
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Stop ends the current Start at the next instruction boundary it checks.
