@@ -31,6 +31,7 @@ type Unicorn struct {
 		sync.Mutex
 		gen     uint64 // the Start a watchdog belongs to
 		running bool
+		fired   bool // the watchdog stopped the last run
 	}
 }
 
@@ -88,6 +89,7 @@ func (u *Unicorn) Start(begin, until uint64, timeout time.Duration, count uint64
 	u.wd.Lock()
 	u.wd.gen++
 	u.wd.running = true
+	u.wd.fired = false
 	gen := u.wd.gen
 	u.wd.Unlock()
 	if timeout > 0 {
@@ -120,6 +122,7 @@ func (u *Unicorn) watchdog(gen uint64, timeout time.Duration) {
 			return
 		}
 		C.uc_emu_stop(u.h)
+		u.wd.fired = true
 		u.wd.Unlock()
 		time.Sleep(time.Millisecond)
 	}
@@ -142,7 +145,10 @@ func (u *Unicorn) Query(q QueryType) (uint64, error) {
 // TimedOut reports whether the last Start ended because its timeout passed.
 func (u *Unicorn) TimedOut() (bool, error) {
 	v, err := u.Query(QueryTimeout)
-	return v != 0, err
+	u.wd.Lock()
+	fired := u.wd.fired
+	u.wd.Unlock()
+	return v != 0 || fired, err
 }
 
 // SetCPUModel picks the emulated CPU (CPUARM64*). Unicorn builds the
