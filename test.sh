@@ -22,13 +22,17 @@ staticcheck ./...
 
 echo "== fuzz smoke"
 fuzz_time=${JITSIM_FUZZTIME:-10s}
-for target in $(go test -list '^Fuzz' ./... 2>/dev/null | grep -E '^(Fuzz|ok)' | awk '/^Fuzz/{f=f" "$1} /^ok/{if(f!="")print $2":"f; f=""}'); do
-	pkg=${target%%:*}
-	for fz in ${target#*:}; do
-		go test -run '^$' -fuzz "^${fz}\$" -fuzztime "$fuzz_time" "$pkg" >/dev/null
-		echo "fuzz $pkg $fz: $fuzz_time clean"
-	done
-done
+# go test -list prints a package's fuzz targets, then its "ok PKG" line.
+go test -list '^Fuzz' ./... | awk '/^Fuzz/{n[++c]=$1} /^ok/{for(i=1;i<=c;i++)print $2, n[i]; c=0}' >.fuzz-targets
+while read -r pkg fz; do
+	if ! go test -run '^$' -fuzz "^${fz}\$" -fuzztime "$fuzz_time" -fuzzminimizetime 5s "$pkg" >.fuzz-log 2>&1 </dev/null; then
+		cat .fuzz-log
+		echo "fuzz $pkg $fz: FAILED"
+		exit 1
+	fi
+	echo "fuzz $pkg $fz: $fuzz_time, no failure"
+done <.fuzz-targets
+rm -f .fuzz-targets .fuzz-log
 
 echo "== jitsim conform"
 go build -o bin/jitsim ./cmd/jitsim
@@ -36,4 +40,4 @@ shared=${JITSIM_SHARED:-../shared}
 bin/jitsim conform -tcc both "$shared/bpf_conformance/tests" conformance/testdata
 
 echo "== go test"
-go test -count=1 ./...
+go test -count=1 -timeout 20m ./...
