@@ -33,15 +33,22 @@ func (ctx *jitCtx) emitA64MovI(is64 bool, r reg, val int32) {
 // i64i16Blocks is i64_i16_blocks: how many 16-bit chunks of val differ
 // from 0 (or from 0xffff when inverse).
 func i64i16Blocks(val uint64, inverse bool) int {
-	var want uint64
 	if inverse {
-		want = 0xffff
+		val = ^val
 	}
+	// Unrolled: a chunk that is 0 after the inversion is one that matches.
 	n := 0
-	for s := 0; s < 64; s += 16 {
-		if val>>s&0xffff != want {
-			n++
-		}
+	if val&0xffff != 0 {
+		n++
+	}
+	if val>>16&0xffff != 0 {
+		n++
+	}
+	if val>>32&0xffff != 0 {
+		n++
+	}
+	if val>>48 != 0 {
+		n++
 	}
 	return n
 }
@@ -84,9 +91,10 @@ func (ctx *jitCtx) emitA64MovI64(r reg, val uint64) {
 // whatever the address.
 func (ctx *jitCtx) emitAddrMovI64(r reg, val uint64) {
 	ctx.emit(movn(true, r, uint32(^val&0xffff), 0))
-	for shift := 16; shift <= 32; shift += 16 {
-		ctx.emit(movk(true, r, uint32(val>>shift&0xffff), shift))
-	}
+	// The kernel's loop over shift 16 and 32, unrolled so that the
+	// encoders' range checks on the constant shifts fold away.
+	ctx.emit(movk(true, r, uint32(val>>16&0xffff), 16))
+	ctx.emit(movk(true, r, uint32(val>>32&0xffff), 32))
 }
 
 // isAddSubImm is is_addsub_imm: a 12-bit immediate or one shifted by 12.
@@ -108,14 +116,16 @@ func (ctx *jitCtx) emitA64AddI(is64 bool, dst, src, tmp reg, imm int32) {
 
 // emitLogicImm is the AND/ORR/EOR immediate cases of build_insn: the
 // logical immediate when A64_*_I can encode it, else the value in tmp.
-func (ctx *jitCtx) emitLogicImm(is64 bool, dst reg, imm int32,
-	immForm func(bool, reg, reg, int32) uint32, regForm func(bool, reg, reg, reg) uint32) {
-	if w := immForm(is64, dst, dst, imm); w != breakFault {
+// The operation comes as the two encodings' opcode bits (andImmOp and
+// andOp, ...), not as encoder funcs, so that no indirect call sits in the
+// JIT's inner loop.
+func (ctx *jitCtx) emitLogicImm(is64 bool, dst reg, imm int32, immOp, regOp uint32) {
+	if w := logicImm(immOp, is64, dst, dst, imm); w != breakFault {
 		ctx.emit(w)
 		return
 	}
 	ctx.emitA64MovI(is64, tmp1, imm)
-	ctx.emit(regForm(is64, dst, dst, tmp1))
+	ctx.emit(shiftedReg(regOp, is64, dst, dst, tmp1))
 }
 
 // emitALU is build_insn's ALU and ALU64 cases. 32-bit operations use the W
@@ -189,11 +199,11 @@ func (ctx *jitCtx) emitALU(i int, ins *core.Insn) error {
 			ctx.emit(sub(is64, dst, dst, tmp1))
 		}
 	case (core.And | core.K) >> 3:
-		ctx.emitLogicImm(is64, dst, imm, andImm, and)
+		ctx.emitLogicImm(is64, dst, imm, andImmOp, andOp)
 	case (core.Or | core.K) >> 3:
-		ctx.emitLogicImm(is64, dst, imm, orrImm, orr)
+		ctx.emitLogicImm(is64, dst, imm, orrImmOp, orrOp)
 	case (core.Xor | core.K) >> 3:
-		ctx.emitLogicImm(is64, dst, imm, eorImm, eor)
+		ctx.emitLogicImm(is64, dst, imm, eorImmOp, eorOp)
 	case (core.Mul | core.K) >> 3:
 		ctx.emitA64MovI(is64, tmp1, imm)
 		ctx.emit(mul(is64, dst, dst, tmp1))
@@ -270,19 +280,20 @@ func (ctx *jitCtx) emitDivModK(is64, isDiv, signed bool, dst reg, imm int32) {
 		ctx.emitA64MovI(false, dst, 0) // BPF_MOV32_IMM(dst, 0)
 	case isDiv:
 		ctx.emitA64MovI(is64, tmp1, imm)
-		ctx.emit(divide(signed)(is64, dst, dst, tmp1))
+		ctx.emit(divide(signed, is64, dst, dst, tmp1))
 	default:
 		ctx.emitA64MovI(is64, tmp2, imm)
-		ctx.emit(divide(signed)(is64, tmp1, dst, tmp2))
+		ctx.emit(divide(signed, is64, tmp1, dst, tmp2))
 		ctx.emit(msub(is64, dst, dst, tmp1, tmp2))
 	}
 }
 
-func divide(signed bool) func(bool, reg, reg, reg) uint32 {
+// divide is SDIV or UDIV.
+func divide(signed, is64 bool, rd, rn, rm reg) uint32 {
 	if signed {
-		return sdiv
+		return sdiv(is64, rd, rn, rm)
 	}
-	return udiv
+	return udiv(is64, rd, rn, rm)
 }
 
 // emitDivModX is DIV/MOD by a register, preceded by the guard the kernel's
@@ -298,23 +309,22 @@ func divide(signed bool) func(bool, reg, reg, reg) uint32 {
 // and 0 for MIN%-1. The kernel does not rely on that; jitsim mirrors the
 // fixup so its code is the code the kernel runs.
 func (ctx *jitCtx) emitDivModX(is64, isDiv, signed bool, dst, src reg) {
-	op := divide(signed)
 	switch {
 	case isDiv && !signed: // chk_and_div
 		ctx.emit(cmpImm(is64, src, 0)) // if src != 0 goto +2 (JMP or JMP32)
 		ctx.emit(bCond(condNE, 3))     //   -> udiv
 		ctx.emit(eor(false, dst, dst, dst))
 		ctx.emit(b(2)) // goto +1 -> past udiv
-		ctx.emit(op(is64, dst, dst, src))
+		ctx.emit(divide(signed, is64, dst, dst, src))
 	case !isDiv && !signed && is64: // chk_and_mod, last two dropped for ALU64
 		ctx.emit(cmpImm(true, src, 0)) // if src == 0 goto +1
 		ctx.emit(bCond(condEQ, 3))     //   -> past msub
-		ctx.emit(op(true, tmp1, dst, src))
+		ctx.emit(divide(signed, true, tmp1, dst, src))
 		ctx.emit(msub(true, dst, dst, tmp1, src))
 	case !isDiv && !signed: // chk_and_mod
 		ctx.emit(cmpImm(false, src, 0)) // if w_src == 0 goto +2
 		ctx.emit(bCond(condEQ, 4))      //   -> w_dst = w_dst
-		ctx.emit(op(false, tmp1, dst, src))
+		ctx.emit(divide(signed, false, tmp1, dst, src))
 		ctx.emit(msub(false, dst, dst, tmp1, src))
 		ctx.emit(b(2))                 // goto +1
 		ctx.emit(mov(false, dst, dst)) // BPF_MOV32_REG(dst, dst)
@@ -328,7 +338,7 @@ func (ctx *jitCtx) emitDivModX(is64, isDiv, signed bool, dst, src reg) {
 		ctx.emitA64MovI(is64, dst, 0)     // dst = 0 (src was 0)
 		ctx.emit(neg(is64, dst, dst))     // dst = -dst (MIN stays MIN)
 		ctx.emit(b(2))                    // goto +1 -> past sdiv
-		ctx.emit(op(is64, dst, dst, src))
+		ctx.emit(divide(signed, is64, dst, dst, src))
 	default: // chk_and_smod
 		ctx.emit(mov(true, ax, src))      // AX = src
 		ctx.emit(addImm(is64, ax, ax, 1)) // AX += 1
@@ -342,7 +352,7 @@ func (ctx *jitCtx) emitDivModX(is64, isDiv, signed bool, dst, src reg) {
 		}
 		ctx.emitA64MovI(false, dst, 0) // w_dst = 0 (src was -1)
 		ctx.emit(b(3))                 // goto +1
-		ctx.emit(op(is64, tmp1, dst, src))
+		ctx.emit(divide(signed, is64, tmp1, dst, src))
 		ctx.emit(msub(is64, dst, dst, tmp1, src))
 		if !is64 {
 			ctx.emit(b(2))                 // goto +1

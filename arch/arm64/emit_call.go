@@ -1,10 +1,6 @@
 package arm64
 
-import (
-	"sort"
-
-	"jitsim/core"
-)
+import "jitsim/core"
 
 // emitCallInsn is build_insn's BPF_CALL: helpers and bpf-to-bpf calls
 // alike go through emit_call, then the return value moves from x0 to r0's
@@ -65,7 +61,17 @@ func (ctx *jitCtx) callTarget(i int) uint64 {
 func (ctx *jitCtx) calleeOf(i int, ins *core.Insn) (int, error) {
 	t := ctx.first + i + 1 + int(ins.Imm)
 	funcs := ctx.c.prog.Funcs
-	k := sort.Search(len(funcs), func(k int) bool { return funcs[k].Start >= t })
+	// sort.Search by hand: the first function starting at or after t,
+	// without a closure call per probe.
+	k, hi := 0, len(funcs)
+	for k < hi {
+		m := int(uint(k+hi) >> 1)
+		if funcs[m].Start < t {
+			k = m + 1
+		} else {
+			hi = m
+		}
+	}
 	if k == len(funcs) || funcs[k].Start != t {
 		return 0, ctx.errorf(i, "%s: target slot %d starts no function", ctx.what(i), t)
 	}

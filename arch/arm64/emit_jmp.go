@@ -25,11 +25,17 @@ var jmpCond = [16]cond{
 // there).
 func (ctx *jitCtx) bpf2a64Offset(i, off int) (int, error) {
 	t := i + 1 + off
-	if t < 0 || t > len(ctx.insns) {
-		return 0, ctx.errorf(i, "%s: jump to slot %d is outside its function (slots %d..%d)",
-			ctx.what(i), ctx.first+t, ctx.first, ctx.first+len(ctx.insns)-1)
+	if uint(t) > uint(len(ctx.insns)) { // t < 0 or past the end
+		return 0, ctx.jumpOutside(i, t)
 	}
 	return int(ctx.offset[t]) - (int(ctx.offset[i+1]) - 1), nil
+}
+
+// jumpOutside is bpf2a64Offset's error, out of line so that the check
+// inlines into the emitters.
+func (ctx *jitCtx) jumpOutside(i, t int) error {
+	return ctx.errorf(i, "%s: jump to slot %d is outside its function (slots %d..%d)",
+		ctx.what(i), ctx.first+t, ctx.first, ctx.first+len(ctx.insns)-1)
 }
 
 // checkImm is check_imm(bits, imm): the kernel's range check before it
@@ -37,16 +43,24 @@ func (ctx *jitCtx) bpf2a64Offset(i, off int) (int, error) {
 // offsets just past the signed field pass it and the encoder's
 // AARCH64_BREAK_FAULT stops them in validate_code instead.
 func (ctx *jitCtx) checkImm(i, bits, imm int) error {
-	if imm > 0 && imm>>bits != 0 || imm < 0 && ^imm>>bits != 0 {
-		return ctx.errorf(i, "%s: branch offset imm=%d(%#x) out of range for imm%d", ctx.what(i), imm, uint32(imm), bits)
+	// imm > 0 && imm>>bits != 0 || imm < 0 && ^imm>>bits != 0, in one
+	// comparison: the bits above the field must all equal the sign.
+	if imm>>bits != imm>>63 {
+		return ctx.immOutOfRange(i, bits, imm)
 	}
 	return nil
+}
+
+// immOutOfRange is checkImm's error, out of line so that the check
+// inlines into the emitters.
+func (ctx *jitCtx) immOutOfRange(i, bits, imm int) error {
+	return ctx.errorf(i, "%s: branch offset imm=%d(%#x) out of range for imm%d", ctx.what(i), imm, uint32(imm), bits)
 }
 
 // emitJump is build_insn's JMP and JMP32 cases.
 func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 	is64 := ins.Class() == core.JMP
-	dst, src := bpf2a64[ins.Dst], bpf2a64[ins.Src]
+	dst, src := bpf2a64[ins.Dst&15], bpf2a64[ins.Src&15]
 	op := ins.OpCode()
 	switch {
 	case op == core.JA:

@@ -45,7 +45,7 @@ func (ctx *jitCtx) emitLoad(i int, ins *core.Insn) error {
 	if ins.Mode() != core.MEM && !sx || sx && ins.Size() == core.DW {
 		return ctx.unsupported(i)
 	}
-	dst, src := bpf2a64[ins.Dst], bpf2a64[ins.Src]
+	dst, src := bpf2a64[ins.Dst&15], bpf2a64[ins.Src&15]
 	size := lsSizes[ins.Size()>>3]
 	base, off := ctx.frameBase(src, int(ins.Off))
 	if isLSIOffset(off, size) {
@@ -80,8 +80,8 @@ func (ctx *jitCtx) emitStore(i int, ins *core.Insn) error {
 	if ins.Mode() != core.MEM {
 		return ctx.unsupported(i)
 	}
-	dst := bpf2a64[ins.Dst]
-	val, offReg := bpf2a64[ins.Src], tmp1
+	dst := bpf2a64[ins.Dst&15]
+	val, offReg := bpf2a64[ins.Src&15], tmp1
 	if ins.Class() == core.ST {
 		// Load imm to a register then store it.
 		ctx.emitA64MovI(true, tmp1, ins.Imm)
@@ -126,7 +126,7 @@ func (ctx *jitCtx) emitAtomic(i int, ins *core.Insn) error {
 // atomicAddress puts dst + off in tmp1 unless off is 0: emit_a64_add_i in
 // the current JIT, MOV of the offset and a register ADD in the legacy one.
 func (ctx *jitCtx) atomicAddress(ins *core.Insn) reg {
-	dst := bpf2a64[ins.Dst]
+	dst := bpf2a64[ins.Dst&15]
 	if ins.Off == 0 {
 		return dst
 	}
@@ -145,7 +145,7 @@ func (ctx *jitCtx) atomicAddress(ins *core.Insn) reg {
 // the operand is inverted into tmp2 first.
 func (ctx *jitCtx) emitLSEAtomic(ins *core.Insn) {
 	isdw := ins.Size() == core.DW
-	src := bpf2a64[ins.Src]
+	src := bpf2a64[ins.Src&15]
 	r := ctx.atomicAddress(ins)
 	switch ins.Imm {
 	case core.AtomicAdd:
@@ -181,13 +181,13 @@ func (ctx *jitCtx) emitLSEAtomic(ins *core.Insn) {
 // together give the full ordering of the LSE "AL" forms.
 func (ctx *jitCtx) emitLLSCAtomic(ins *core.Insn) {
 	isdw := ins.Size() == core.DW
-	src := bpf2a64[ins.Src]
+	src := bpf2a64[ins.Src&15]
 	r := ctx.atomicAddress(ins)
 	switch imm := ins.Imm; imm {
 	case core.AtomicAdd, core.AtomicAnd, core.AtomicOr, core.AtomicXor:
 		// lock *(u32/u64 *)(dst + off) <op>= src
 		ctx.emit(ldxr(isdw, tmp2, r))
-		ctx.emit(atomicALU(imm)(isdw, tmp2, tmp2, src))
+		ctx.emit(atomicALU(imm, isdw, tmp2, tmp2, src))
 		ctx.emit(stxr(isdw, tmp2, r, tmp3))
 		ctx.emit(cbnz(false, tmp3, -3))
 	case core.AtomicAdd | core.Fetch, core.AtomicAnd | core.Fetch,
@@ -196,7 +196,7 @@ func (ctx *jitCtx) emitLLSCAtomic(ins *core.Insn) {
 		// while src receives the old value.
 		ctx.emit(mov(isdw, ax, src))
 		ctx.emit(ldxr(isdw, src, r))
-		ctx.emit(atomicALU(imm)(isdw, tmp2, src, ax))
+		ctx.emit(atomicALU(imm, isdw, tmp2, src, ax))
 		ctx.emit(stlxr(isdw, tmp2, r, tmp3))
 		ctx.emit(cbnz(false, tmp3, -3))
 		ctx.emit(dmbISH)
@@ -221,16 +221,16 @@ func (ctx *jitCtx) emitLLSCAtomic(ins *core.Insn) {
 }
 
 // atomicALU is the register operation of an LL/SC loop.
-func atomicALU(imm int32) func(bool, reg, reg, reg) uint32 {
+func atomicALU(imm int32, is64 bool, rd, rn, rm reg) uint32 {
 	switch imm &^ core.Fetch {
 	case core.AtomicAnd:
-		return and
+		return and(is64, rd, rn, rm)
 	case core.AtomicOr:
-		return orr
+		return orr(is64, rd, rn, rm)
 	case core.AtomicXor:
-		return eor
+		return eor(is64, rd, rn, rm)
 	}
-	return add
+	return add(is64, rd, rn, rm)
 }
 
 // emitLD is the LD class: only ld_imm64 reaches a JIT (the verifier
@@ -245,7 +245,7 @@ func (ctx *jitCtx) emitLD(i int, ins *core.Insn) (bool, error) {
 	if i+1 >= len(ctx.insns) {
 		return false, ctx.errorf(i, "%s: ld_imm64 without its second slot", ctx.what(i))
 	}
-	dst := bpf2a64[ins.Dst]
+	dst := bpf2a64[ins.Dst&15]
 	if ins.Src == core.PseudoFunc {
 		k, err := ctx.calleeOf(i, ins)
 		if err != nil {

@@ -300,15 +300,13 @@ func casal(is64 bool, rt, rn, rs reg) uint32 {
 // addSubImm is ADD/ADDS/SUB/SUBS (immediate) as aarch64_insn_gen_add_sub_imm
 // encodes them: a 12-bit immediate, or one shifted left by 12.
 func addSubImm(op uint32, is64 bool, rd, rn reg, imm int) uint32 {
-	var sh uint32
-	switch {
-	case imm&^0xfff == 0:
-	case imm&^0xfff000 == 0:
-		sh, imm = 1, imm>>12
-	default:
-		return breakFault
+	if imm&^0xfff != 0 {
+		if imm&^0xfff000 != 0 {
+			return breakFault
+		}
+		op, imm = op|1<<22, imm>>12 // sh = 1
 	}
-	return sfBit(is64) | op | sh<<22 | uint32(imm)<<10 | rd5(rn)<<5 | rd5(rd)
+	return sfBit(is64) | op | uint32(imm)<<10 | rd5(rn)<<5 | rd5(rd)
 }
 
 // addImm encodes ADD (immediate) (C6.2.4), A64_ADD_I.
@@ -340,7 +338,9 @@ func cmpImm(is64 bool, rn reg, imm int) uint32 { return subsImm(is64, zr, rn, im
 // mov is A64_MOV: ADD Rd, Rn, #0. The kernel uses the add form, not ORR,
 // because it also moves SP ("mov x29, sp"); disassemblers show the
 // SP-free cases as "add Rd, Rn, #0x0".
-func mov(is64 bool, rd, rn reg) uint32 { return addImm(is64, rd, rn, 0) }
+func mov(is64 bool, rd, rn reg) uint32 {
+	return sfBit(is64) | 0x11000000 | rd5(rn)<<5 | rd5(rd) // addImm(is64, rd, rn, 0), spelled out to inline
+}
 
 // moveWide is MOVN/MOVZ/MOVK (aarch64_insn_gen_movewide): imm16 placed at
 // bit shift (0 or 16 for W registers, up to 48 for X).
@@ -376,6 +376,17 @@ func shiftedReg(op uint32, is64 bool, rd, rn, rm reg) uint32 {
 	return sfBit(is64) | op | rd5(rm)<<16 | rd5(rn)<<5 | rd5(rd)
 }
 
+// Opcode bits of the logical (shifted register and immediate) forms, for
+// emitLogicImm.
+const (
+	andOp    uint32 = 0x0a000000
+	orrOp    uint32 = 0x2a000000
+	eorOp    uint32 = 0x4a000000
+	andImmOp uint32 = 0x12000000
+	orrImmOp uint32 = 0x32000000
+	eorImmOp uint32 = 0x52000000
+)
+
 // add encodes ADD (shifted register) (C6.2.5), A64_ADD.
 func add(is64 bool, rd, rn, rm reg) uint32 { return shiftedReg(0x0b000000, is64, rd, rn, rm) }
 
@@ -392,13 +403,13 @@ func neg(is64 bool, rd, rm reg) uint32 { return sub(is64, rd, zr, rm) }
 func cmp(is64 bool, rn, rm reg) uint32 { return subs(is64, zr, rn, rm) }
 
 // and encodes AND (shifted register) (C6.2.13), A64_AND.
-func and(is64 bool, rd, rn, rm reg) uint32 { return shiftedReg(0x0a000000, is64, rd, rn, rm) }
+func and(is64 bool, rd, rn, rm reg) uint32 { return shiftedReg(andOp, is64, rd, rn, rm) }
 
 // orr encodes ORR (shifted register) (C6.2.206), A64_ORR.
-func orr(is64 bool, rd, rn, rm reg) uint32 { return shiftedReg(0x2a000000, is64, rd, rn, rm) }
+func orr(is64 bool, rd, rn, rm reg) uint32 { return shiftedReg(orrOp, is64, rd, rn, rm) }
 
 // eor encodes EOR (shifted register) (C6.2.85), A64_EOR.
-func eor(is64 bool, rd, rn, rm reg) uint32 { return shiftedReg(0x4a000000, is64, rd, rn, rm) }
+func eor(is64 bool, rd, rn, rm reg) uint32 { return shiftedReg(eorOp, is64, rd, rn, rm) }
 
 // ands encodes ANDS (shifted register) (C6.2.15), A64_ANDS.
 func ands(is64 bool, rd, rn, rm reg) uint32 { return shiftedReg(0x6a000000, is64, rd, rn, rm) }
@@ -427,17 +438,17 @@ func logicImm(op uint32, is64 bool, rd, rn reg, imm int32) uint32 {
 
 // andImm encodes AND (immediate) (C6.2.12), A64_AND_I.
 func andImm(is64 bool, rd, rn reg, imm int32) uint32 {
-	return logicImm(0x12000000, is64, rd, rn, imm)
+	return logicImm(andImmOp, is64, rd, rn, imm)
 }
 
 // orrImm encodes ORR (immediate) (C6.2.205), A64_ORR_I.
 func orrImm(is64 bool, rd, rn reg, imm int32) uint32 {
-	return logicImm(0x32000000, is64, rd, rn, imm)
+	return logicImm(orrImmOp, is64, rd, rn, imm)
 }
 
 // eorImm encodes EOR (immediate) (C6.2.84), A64_EOR_I.
 func eorImm(is64 bool, rd, rn reg, imm int32) uint32 {
-	return logicImm(0x52000000, is64, rd, rn, imm)
+	return logicImm(eorImmOp, is64, rd, rn, imm)
 }
 
 // tstImm is A64_TST_I: ANDS (immediate) into XZR.
@@ -490,7 +501,7 @@ func encodeBitmaskImm(imm uint64, is64 bool) (n, immr, imms uint32, ok bool) {
 		}
 		ror = uint(bits.Len64(^imm))
 	}
-	immr = uint32((esz - ror) % esz)
+	immr = uint32((esz - ror) & (esz - 1)) // % esz, a power of two
 	return n, immr, imms, true
 }
 
@@ -502,14 +513,15 @@ func rangeOfOnes(v uint64) bool {
 
 // bitfield is SBFM/UBFM as aarch64_insn_gen_bitfield encodes them (N = sf).
 func bitfield(op uint32, is64 bool, rd, rn reg, immr, imms int) uint32 {
-	mask, n := 31, uint32(0)
+	mask := 31
 	if is64 {
-		mask, n = 63, 1<<22
+		mask = 63
 	}
-	if immr&^mask != 0 || imms&^mask != 0 {
+	if (immr|imms)&^mask != 0 {
 		return breakFault
 	}
-	return sfBit(is64) | op | n | uint32(immr)<<16 | uint32(imms)<<10 | rd5(rn)<<5 | rd5(rd)
+	sf := sfBit(is64)
+	return sf | op | sf>>9 | uint32(immr)<<16 | uint32(imms)<<10 | rd5(rn)<<5 | rd5(rd) // N (bit 22) = sf
 }
 
 // sbfm encodes SBFM (C6.2.266), A64_SBFM.
@@ -533,7 +545,7 @@ func regBits(is64 bool) int {
 // shift outside the register gives breakFault through the field checks.
 func lslImm(is64 bool, rd, rn reg, shift int) uint32 {
 	size := regBits(is64)
-	return ubfm(is64, rd, rn, int(uint32(-shift)%uint32(size)), size-1-shift)
+	return ubfm(is64, rd, rn, int(uint32(-shift)&uint32(size-1)), size-1-shift) // -shift mod size
 }
 
 // lsrImm is A64_LSR: UBFM Rd, Rn, #shift, #(size-1).

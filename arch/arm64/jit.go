@@ -15,8 +15,40 @@ import (
 // opName is the Op of every error this backend returns.
 const opName = "jit arm64"
 
-// offsetPool recycles the ctx->offset arrays between compilations.
-var offsetPool = sync.Pool{New: func() any { return new([]int32) }}
+// scratch is what a Compile needs only while it runs, recycled between
+// compilations so that compiling allocates little more than the image: the
+// compiler and its jit_ctx structs, the ctx->offset arrays and the call
+// lists of all functions.
+type scratch struct {
+	c       compiler
+	ctxs    []jitCtx
+	offsets []int32
+	calls   []int32
+	direct  []bool
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// callLists returns empty call lists with room for n calls, cut from the
+// recycled arrays. When those are full, new ones take over; the functions
+// already given lists keep the old.
+func (s *scratch) callLists(n int) ([]int32, []bool) {
+	if len(s.calls)+n > cap(s.calls) {
+		size := max(2*cap(s.calls), n)
+		s.calls, s.direct = make([]int32, 0, size), make([]bool, 0, size)
+	}
+	l := len(s.calls)
+	s.calls, s.direct = s.calls[:l+n], s.direct[:l+n]
+	return s.calls[l : l : l+n], s.direct[l : l : l+n]
+}
+
+// release drops every reference to the program and the image, so the pool
+// keeps neither alive, and returns s to the pool.
+func (s *scratch) release() {
+	s.c = compiler{}
+	clear(s.ctxs)
+	scratchPool.Put(s)
+}
 
 // Backend is the arm64 JIT as a jit.Backend.
 type Backend struct{}
@@ -52,6 +84,7 @@ type compiler struct {
 	outOffset int
 	// helperBase and stride describe the helper stubs for callx.
 	helperBase, stride uint64
+	scratch            *scratch
 }
 
 // jitCtx is the kernel's struct jit_ctx for one function (one bpf_prog
@@ -69,9 +102,11 @@ type jitCtx struct {
 	offset []int32
 	// calls are the slots of the function's helper and bpf-to-bpf calls,
 	// the only instructions whose length depends on addresses, and
-	// callDirect the form each has in the current layout.
+	// callDirect the form each has in the current layout. nCalls, counted
+	// before the first pass, is at least len(calls).
 	calls      []int32
 	callDirect []bool
+	nCalls     int
 	// start is the function's first word in compiler.code and alloc its
 	// allocation in words, both set once the first pass has sized it;
 	// until then image is nil, as ctx->image and ctx->ro_image are in
@@ -129,13 +164,17 @@ func Compile(p *core.Program, opts jit.Options) (*jit.Image, error) {
 	if err := checkFuncs(p); err != nil {
 		return nil, err
 	}
-	c := &compiler{
+	s := scratchPool.Get().(*scratch)
+	defer s.release()
+	s.c = compiler{
 		prog:      p,
 		opts:      opts,
 		legacy:    opts.Scheme == core.Legacy,
 		base:      opts.Base,
 		outOffset: -1,
+		scratch:   s,
 	}
+	c := &s.c
 	if c.base == 0 {
 		c.base = mem.Arm64CodeBase
 	}
@@ -149,13 +188,13 @@ func Compile(p *core.Program, opts jit.Options) (*jit.Image, error) {
 	if opts.PAC {
 		c.prologueOffset++
 	}
-	c.ctxs = make([]jitCtx, len(p.Funcs))
-	scratch := offsetPool.Get().(*[]int32)
-	defer offsetPool.Put(scratch)
-	if cap(*scratch) < len(p.Insns)+len(p.Funcs) {
-		*scratch = make([]int32, len(p.Insns)+len(p.Funcs))
+	s.ctxs = slices.Grow(s.ctxs[:0], len(p.Funcs))[:len(p.Funcs)]
+	c.ctxs = s.ctxs
+	s.calls, s.direct = s.calls[:0], s.direct[:0]
+	if cap(s.offsets) < len(p.Insns)+len(p.Funcs) {
+		s.offsets = make([]int32, len(p.Insns)+len(p.Funcs))
 	}
-	offsets := (*scratch)[:len(p.Insns)+len(p.Funcs)]
+	offsets := s.offsets[:len(p.Insns)+len(p.Funcs)]
 	for k, f := range p.Funcs {
 		n := f.End - f.Start
 		c.ctxs[k] = jitCtx{
@@ -243,8 +282,11 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 		}
 		c.code = slices.Grow(c.code, end-len(c.code))
 		fill := c.code[len(c.code):end]
-		for w := 0; w < len(fill); w += 4 {
-			binary.LittleEndian.PutUint32(fill[w:], breakFault)
+		// One word, then copies doubling the filled part: memmove beats a
+		// store per word.
+		binary.LittleEndian.PutUint32(fill, breakFault)
+		for w := 4; w < len(fill); w *= 2 {
+			copy(fill[w:], fill[:w])
 		}
 		c.code = c.code[:end]
 	}
@@ -291,13 +333,16 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 // movn/movk/movk/blr, a direct one bl; "mov x7, x0" follows either).
 func (ctx *jitCtx) relayout() {
 	shift := int32(0)
+	offset := ctx.offset
 	next := 0 // first slot whose offset has not been shifted yet
 	for k, s := range ctx.calls {
-		for j := next; j <= int(s); j++ {
-			ctx.offset[j] += shift
+		if shift != 0 {
+			for j := range offset[next : s+1] {
+				offset[next+j] += shift
+			}
 		}
 		next = int(s) + 1
-		ctx.idx = int(ctx.offset[s])
+		ctx.idx = int(offset[s])
 		direct := !ctx.shouldEmitIndirectCall(ctx.callTarget(int(s)))
 		switch {
 		case direct && !ctx.callDirect[k]:
@@ -308,8 +353,8 @@ func (ctx *jitCtx) relayout() {
 		ctx.callDirect[k] = direct
 	}
 	if shift != 0 {
-		for j := next; j < len(ctx.offset); j++ {
-			ctx.offset[j] += shift
+		for j := range offset[next:] {
+			offset[next+j] += shift
 		}
 	}
 }
@@ -326,7 +371,7 @@ func (ctx *jitCtx) init() error {
 	if ctx.c.legacy {
 		ctx.fpbOffset = findFpbOffset(ctx.insns)
 	}
-	ctx.calls, ctx.callDirect = ctx.calls[:0], ctx.callDirect[:0]
+	ctx.calls, ctx.callDirect = ctx.c.scratch.callLists(ctx.nCalls)
 	// Stack must be multiples of 16B (build_prologue).
 	ctx.stackSize = (ctx.c.prog.Funcs[ctx.fn].StackDepth + 15) &^ 15
 	return nil
@@ -343,11 +388,12 @@ func (ctx *jitCtx) emit(w uint32) {
 
 // put stores instruction word at (an index in the function) little-endian.
 func (ctx *jitCtx) put(at int, w uint32) {
-	if 4*at+4 > len(ctx.image) {
+	b, o := ctx.image, uint(4*at)
+	if o+4 > uint(len(b)) { // 4*at+4 > len(b), or at < 0
 		ctx.overflow = true
 		return
 	}
-	binary.LittleEndian.PutUint32(ctx.image[4*at:], w)
+	binary.LittleEndian.PutUint32(b[o:o+4], w)
 	if w == breakFault && ctx.brk < 0 {
 		ctx.brk = at
 	}
@@ -367,45 +413,45 @@ func (c *compiler) funcAddr(k int) (uint64, bool) {
 }
 
 // buildBody is build_body: offset[i] is where slot i starts; an ld_imm64's
-// second slot starts where the first ends.
+// second slot starts where the first ends. The switch is build_insn's
+// dispatch on the instruction class, written into the loop rather than
+// called per instruction: the call and its two results cost as much as
+// emitting a simple instruction.
 func (ctx *jitCtx) buildBody() error {
-	n := len(ctx.insns)
-	i := 0
-	for ; i < n; i++ {
-		ctx.offset[i] = int32(ctx.idx)
-		wide, err := ctx.buildInsn(i)
+	insns, offset := ctx.insns, ctx.offset[:len(ctx.insns)+1]
+	for i := 0; i < len(insns); i++ {
+		offset[i] = int32(ctx.idx)
+		ins := &insns[i]
+		var err error
+		switch ins.Op & 7 {
+		case core.ALU, core.ALU64:
+			err = ctx.emitALU(i, ins)
+		case core.LDX:
+			err = ctx.emitLoad(i, ins)
+		case core.ST, core.STX:
+			if ins.Op&0xe7 == core.STX|core.ATOMIC { // ins.IsAtomic(), without copying ins
+				err = ctx.emitAtomic(i, ins)
+			} else {
+				err = ctx.emitStore(i, ins)
+			}
+		case core.JMP, core.JMP32:
+			err = ctx.emitJump(i, ins)
+		case core.LD:
+			// ld_imm64 consumes two slots (build_insn returns 1).
+			var wide bool
+			if wide, err = ctx.emitLD(i, ins); wide && err == nil {
+				i++
+				offset[i] = int32(ctx.idx)
+			}
+		default:
+			err = ctx.unsupported(i)
+		}
 		if err != nil {
 			return err
 		}
-		if wide {
-			i++
-			ctx.offset[i] = int32(ctx.idx)
-		}
 	}
-	ctx.offset[n] = int32(ctx.idx)
+	offset[len(insns)] = int32(ctx.idx)
 	return nil
-}
-
-// buildInsn is build_insn's dispatch; wide reports an ld_imm64, which
-// consumes two slots.
-func (ctx *jitCtx) buildInsn(i int) (wide bool, err error) {
-	ins := &ctx.insns[i]
-	switch ins.Op & 7 {
-	case core.ALU, core.ALU64:
-		return false, ctx.emitALU(i, ins)
-	case core.LDX:
-		return false, ctx.emitLoad(i, ins)
-	case core.ST, core.STX:
-		if ins.IsAtomic() {
-			return false, ctx.emitAtomic(i, ins)
-		}
-		return false, ctx.emitStore(i, ins)
-	case core.JMP, core.JMP32:
-		return false, ctx.emitJump(i, ins)
-	case core.LD:
-		return ctx.emitLD(i, ins)
-	}
-	return false, ctx.unsupported(i)
 }
 
 // validateCode is validate_code: an encoder that got operands it cannot
@@ -451,8 +497,9 @@ func (c *compiler) image() *jit.Image {
 			End:       4 * (ctx.start + ctx.idx),
 			BodyStart: 4 * (ctx.start + ctx.bodyIdx),
 		}
-		for s, o := range ctx.offset[:len(ctx.insns)] {
-			img.InsnOffsets[ctx.first+s] = 4 * (ctx.start + int(o))
+		offs, start := img.InsnOffsets[ctx.first:ctx.first+len(ctx.insns)], ctx.start
+		for s, o := range ctx.offset[:len(offs)] {
+			offs[s] = 4 * (start + int(o))
 		}
 	}
 	last := &c.ctxs[len(c.ctxs)-1]

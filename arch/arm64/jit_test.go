@@ -473,7 +473,7 @@ func TestEntryFrameSize(t *testing.T) {
 		opts jit.Options
 		want int
 	}{
-		{"fixed, r10 only", "*(u64 *)(r10 -8) = r1\nexit", jit.Options{}, 48},      // fp/lr, count, x25/xzr
+		{"fixed, r10 only", "*(u64 *)(r10 -8) = r1\nexit", jit.Options{}, 48},       // fp/lr, count, x25/xzr
 		{"fixed, r6 r7 r10", "r6 = r7\nr0 = r10\nexit", jit.Options{BTI: true}, 64}, // + x19/x20, x25/xzr
 		{"legacy", "r0 = 0\nexit", jit.Options{Scheme: core.Legacy}, 80},
 	} {

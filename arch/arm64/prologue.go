@@ -91,19 +91,32 @@ func (ctx *jitCtx) prepareBpfTailCallCnt() {
 // register numbers past r10, which the emitters could not map: it returns
 // the first such slot, or -1 (an ld_imm64's second slot is data).
 func (ctx *jitCtx) findUsedCalleeRegs() (bad int) {
-	var used [16]bool
+	// used is a bit set of register numbers: OR-ing bits costs less per
+	// instruction than storing flags.
+	var used uint32
 	bad = -1
-	for i := range ctx.insns {
-		d, s := ctx.insns[i].Dst, ctx.insns[i].Src
-		if (d >= core.NumRegs || s >= core.NumRegs) && bad < 0 && (i == 0 || !ctx.insns[i-1].IsLdImm64()) {
-			bad = i
+	// The same walk counts the call instructions, which init sizes the
+	// call lists by.
+	calls := 0
+	insns := ctx.insns
+	for i := range insns {
+		ins := &insns[i]
+		if ins.Op == core.JMP|core.Call {
+			calls++
 		}
-		used[d&15], used[s&15] = true, true
+		d, s := ins.Dst, ins.Src
+		if d >= core.NumRegs || s >= core.NumRegs {
+			if bad < 0 && (i == 0 || !insns[i-1].IsLdImm64()) {
+				bad = i
+			}
+		}
+		used |= 1<<(d&15) | 1<<(s&15)
 	}
-	ctx.fpUsed = used[core.R10]
+	ctx.nCalls = calls
+	ctx.fpUsed = used&(1<<core.R10) != 0
 	ctx.nrUsedCalleeReg = 0
-	for _, r := range []core.Reg{core.R6, core.R7, core.R8, core.R9, core.R10} {
-		if used[r] {
+	for _, r := range [...]core.Reg{core.R6, core.R7, core.R8, core.R9, core.R10} {
+		if used&(1<<r) != 0 {
 			ctx.usedCalleeReg[ctx.nrUsedCalleeReg] = bpf2a64[r]
 			ctx.nrUsedCalleeReg++
 		}

@@ -44,8 +44,10 @@ const (
 // bpf2a64 follows bpf2a64[] in bpf_jit_comp.c: r0 lives in x7 so that x0
 // can carry the first helper argument (r1) without a move; r6-r9 and the
 // frame pointer r10 sit in AAPCS64 callee-saved registers so helper calls
-// preserve them.
-var bpf2a64 = [core.NumRegs]reg{
+// preserve them. It has 16 entries so that a lookup by a 4-bit register
+// field (ins.Dst&15) needs no bounds check; init rejects r11..r15 before
+// any emitter runs, so those entries are never used.
+var bpf2a64 = [16]reg{
 	core.R0: x7,
 	core.R1: x0, core.R2: x1, core.R3: x2, core.R4: x3, core.R5: x4,
 	core.R6: x19, core.R7: x20, core.R8: x21, core.R9: x22,
