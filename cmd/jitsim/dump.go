@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -15,23 +16,48 @@ import (
 
 func runDump(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dump")
-	stage := fs.String("stage", "xlated", "what to print: xlated (after the verifier's rewrites, as bpftool shows it) or input (as loaded)")
+	stage := fs.String("stage", "xlated", "what to print: xlated (after the verifier's rewrites, as bpftool shows it), input (as loaded) or jited (the machine code an engine runs; see -arch)")
 	addrs := fs.Bool("addrs", false, "xlated: show map references as the guest addresses engines run with, tail calls as tail_call")
 	opcodes := fs.Bool("opcodes", false, "add each instruction's raw bytes")
 	helpers := fs.String("helpers", "kernel", "helper ids of raw and asm files: kernel or conformance")
 	progName := fs.String("prog", "", "program to print (default: every program)")
+	var jf jitFlags
+	jf.add(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usageError{fmt.Sprintf("want exactly one FILE, got %d", fs.NArg())}
 	}
-	if *stage != "xlated" && *stage != "input" {
-		return usageError{fmt.Sprintf("-stage %q: want xlated or input", *stage)}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["arch"] && !set["stage"] {
+		*stage = "jited" // -arch alone asks for the machine code
+	}
+	if *stage != "xlated" && *stage != "input" && *stage != "jited" {
+		return usageError{fmt.Sprintf("-stage %q: want xlated, input or jited", *stage)}
+	}
+	if *stage != "jited" {
+		for _, name := range jitFlagNames {
+			if set[name] {
+				return usageError{fmt.Sprintf("-%s applies to -stage jited", name)}
+			}
+		}
 	}
 	hs, err := parseHelperSet(*helpers)
 	if err != nil {
 		return err
+	}
+	if *stage == "jited" {
+		cfg, err := jf.config(set)
+		if err != nil {
+			return err
+		}
+		l, err := loadFile(fs.Arg(0), hs, *progName)
+		if err != nil {
+			return err
+		}
+		return dumpJited(stdout, l, *progName != "", cfg, *opcodes)
 	}
 	l, err := loadFile(fs.Arg(0), hs, *progName)
 	if err != nil {

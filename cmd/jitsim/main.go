@@ -3,7 +3,7 @@
 //
 //	jitsim conform [-engine E[,E...]] [-tcc fixed|legacy|both] [-json] PATH...
 //	jitsim run     [-engine E] [-tcc S] [-mem HEX] [-budget N] [-json] FILE
-//	jitsim dump    [-stage xlated] FILE
+//	jitsim dump    [-stage xlated|input|jited] [-arch A] [-tcc S] [-ibt] [-bti] [-pac] [-lse=false] [-opcodes] [-prog NAME] FILE
 //	jitsim fuzz    [-engines E[,E...]] [-n N] [-seed S] [-tcc S] [-out DIR] [-budget N]
 //
 // Exit status: 0 success, 1 a run or case failed, 2 bad usage or unreadable
@@ -44,7 +44,7 @@ func init() {
 	commands = []command{
 		{"conform", "[-engine E[,E...]] [-tcc fixed|legacy|both] [-json] PATH...", "run conformance .data files or folders of them", runConform},
 		{"run", "[-engine E] [-tcc S] [-mem HEX] [-budget N] [-json] FILE", "run an asm, raw or .data file and print r0", runRun},
-		{"dump", "[-stage xlated] FILE", "print a program like bpftool prog dump", runDump},
+		{"dump", "[-stage xlated|input|jited] [-arch x86_64|arm64] [-tcc fixed|legacy] [-ibt] [-bti] [-pac] [-lse=false] [-opcodes] [-addrs] [-prog NAME] FILE", "print a program like bpftool prog dump xlated, or (-arch) dump jited linum", runDump},
 		{"fuzz", "[-engines E[,E...]] [-n N] [-seed S] [-first I] [-tcc fixed|legacy|both] [-out DIR] [-budget N] [-minimize=false]", "run random programs on every engine, compare with the interpreter, write reproducers", runFuzz},
 	}
 }
