@@ -56,6 +56,9 @@ func (h HelperSet) HelperName(id int32) string {
 	if id > 0 && int(id) < len(kabi.HelperNames) {
 		return "bpf_" + kabi.HelperNames[id]
 	}
+	if name := kabi.InternalHelperName(id); name != "" {
+		return name // called by xlate's rewrites only
+	}
 	return "unknown"
 }
 

@@ -49,6 +49,13 @@ type Program struct {
 	// Funcs is filled by analysis: Funcs[0] is the main function, the rest
 	// the subprograms in slot order.
 	Funcs []Func
+	// KernelCtx: r1 is the kernel's context for Type (struct __sk_buff for
+	// socket filters and tc, struct xdp_md for XDP), as for clang-built
+	// objects; xlate rewrites context accesses and LD_ABS/LD_IND into
+	// accesses to jitsim's simulated kernel objects (core/kabi, built by
+	// core/ctx) and clears the flag on its output. false: r1 points at plain
+	// bytes whatever Type says (the conformance suite's convention).
+	KernelCtx bool
 	// TailCallPokes is the verifier's poke_tab: xlate turns a tail call
 	// whose map and key are constants into JMP|TailCall with Imm = k > 0,
 	// naming TailCallPokes[k-1] (the kernel's insn->imm = poke index + 1).

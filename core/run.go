@@ -55,6 +55,10 @@ type RunOptions struct {
 // conformance suite's convention); otherwise r1 = r2 = 0.
 type Input struct {
 	Ctx []byte
+	// Packet, when non-empty, is placed at mem.PacketBase: the packet a
+	// kernel context (core/ctx: a simulated struct sk_buff or xdp_buff in
+	// Ctx) points into.
+	Packet []byte
 }
 
 // Result is what every engine reports for a run, so runs compare exactly.
@@ -65,6 +69,8 @@ type Result struct {
 	Insns uint64
 	// Ctx is the context memory after the run.
 	Ctx []byte
+	// Packet is the packet memory after the run (programs may write it).
+	Packet []byte
 	// TailCalls records every tail call attempt that succeeded, in order.
 	TailCalls []TailCallEvent
 }

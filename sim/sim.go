@@ -4,11 +4,12 @@
 //
 // An Engine owns one Unicorn instance and one core/mem space for its whole
 // life. Guest memory is mapped into Unicorn once with MemMapPtr (the stack,
-// the JIT code region, the helper trap page) and the context per run, at the
-// interpreter's addresses: r1 = mem.CtxBase and r2 = len(ctx) when there is
-// a context, and r10 of the entry frame is mem.StackTop. Images are JITed per
-// (program, scheme), cached, and appended to the code region, so the
-// translations Unicorn made of them stay valid across runs.
+// the JIT code region, the helper trap page) and the context and packet
+// (mem.PacketBase) per run, at the interpreter's addresses: r1 =
+// mem.CtxBase and r2 = len(ctx) when there is a context, and r10 of the
+// entry frame is mem.StackTop. Images are JITed per (program, scheme),
+// cached, and appended to the code region, so the translations Unicorn
+// made of them stay valid across runs.
 //
 // # The instruction budget
 //
@@ -109,6 +110,7 @@ type Engine struct {
 	space   mem.Space
 	stack   *mem.Region
 	ctx     *mem.Region
+	pkt     *mem.Region // the packet (core.Input.Packet)
 	code    *mem.Region
 	helpers *mem.Region
 	env     *helper.Env
@@ -267,7 +269,7 @@ func (e *Engine) Close() error {
 	}
 	// Unicorn is gone: the host memory it pointed into can go too.
 	errs = append(errs, e.space.Close())
-	e.stack, e.ctx, e.code, e.helpers, e.entries = nil, nil, nil, nil, nil
+	e.stack, e.ctx, e.pkt, e.code, e.helpers, e.entries = nil, nil, nil, nil, nil, nil
 	clear(e.images)
 	e.byBase = nil
 	return errors.Join(errs...)
@@ -355,13 +357,19 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 	if len(in.Ctx) > 0 {
 		res.Ctx = slices.Clone(e.ctx.Data[:len(in.Ctx)])
 	}
+	if len(in.Packet) > 0 {
+		res.Packet = slices.Clone(e.pkt.Data[:len(in.Packet)])
+	}
 	return res, nil
 }
 
 // prepare puts memory, registers, helper state and budget where a run
 // starts: nothing of an earlier run survives.
 func (e *Engine) prepare(st *run) error {
-	if err := e.setCtx(st.in.Ctx); err != nil {
+	if err := e.fill(&e.ctx, "ctx", mem.CtxBase, st.in.Ctx); err != nil {
+		return core.Errorf(core.NoInsn, "run", "%v", err)
+	}
+	if err := e.fill(&e.pkt, "packet", mem.PacketBase, st.in.Packet); err != nil {
 		return core.Errorf(core.NoInsn, "run", "%v", err)
 	}
 	clear(e.stack.Data)
@@ -466,34 +474,35 @@ func (st *run) errorAt(at loc, format string, args ...any) error {
 	return at.im.prog.Errorf(at.slot, "run", format, args...)
 }
 
-// setCtx maps (or reuses) the context region and fills it: the context
-// bytes followed by zeros to the end of the page. The region is exactly the
-// input rounded up to pages, as the interpreter's is, so what faults does
-// not depend on earlier runs; a run with a different page count remaps it.
-func (e *Engine) setCtx(ctx []byte) error {
+// fill maps (or reuses) the context or packet region *r and fills it: the
+// bytes b followed by zeros to the end of the page. The region is exactly
+// the input rounded up to pages, as the interpreter's is, so what faults
+// does not depend on earlier runs; a run with a different page count
+// remaps it.
+func (e *Engine) fill(r **mem.Region, name string, base uint64, b []byte) error {
 	want := 0
-	if len(ctx) > 0 {
-		want = mem.RoundUp(len(ctx))
+	if len(b) > 0 {
+		want = mem.RoundUp(len(b))
 	}
-	if e.ctx != nil && len(e.ctx.Data) != want {
-		r := e.ctx
-		e.ctx = nil
-		if err := e.unmapRegion(r); err != nil {
+	if *r != nil && len((*r).Data) != want {
+		old := *r
+		*r = nil
+		if err := e.unmapRegion(old); err != nil {
 			return err
 		}
 	}
 	if want == 0 {
 		return nil
 	}
-	if e.ctx == nil {
-		r, err := e.mapRegion("ctx", mem.CtxBase, want, mem.Read|mem.Write)
+	if *r == nil {
+		m, err := e.mapRegion(name, base, want, mem.Read|mem.Write)
 		if err != nil {
 			return err
 		}
-		e.ctx = r
+		*r = m
 	}
-	n := copy(e.ctx.Data, ctx)
-	clear(e.ctx.Data[n:])
+	n := copy((*r).Data, b)
+	clear((*r).Data[n:])
 	return nil
 }
 

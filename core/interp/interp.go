@@ -12,8 +12,9 @@
 // against the budget (exec.go). Tail calls, with both tail call count
 // schemes, are in tailcall.go.
 //
-// Not modelled yet: function references in ld_imm64 (callbacks),
-// LD_ABS/LD_IND, kfuncs, load-acquire and store-release.
+// Not modelled yet: function references in ld_imm64 (callbacks), kfuncs,
+// load-acquire and store-release. LD_ABS/LD_IND run once xlate has
+// rewritten them, which it does for programs with a kernel context.
 package interp
 
 import (
@@ -35,6 +36,7 @@ type Engine struct {
 	space mem.Space
 	stack *mem.Region
 	ctx   *mem.Region
+	pkt   *mem.Region // the packet (core.Input.Packet)
 	env   *helper.Env
 	cache map[*core.Program]*code
 	// args is where helper arguments are passed from: a field, so taking
@@ -138,7 +140,7 @@ func (e *Engine) Space() *mem.Space { return &e.space }
 
 // Close releases the guest memory. The Engine can be used again after.
 func (e *Engine) Close() error {
-	e.stack, e.ctx, e.cur = nil, nil, nil
+	e.stack, e.ctx, e.pkt, e.cur = nil, nil, nil, nil
 	e.env.Maps = nil
 	return e.space.Close()
 }
@@ -232,7 +234,7 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 	if err != nil {
 		return nil, err
 	}
-	if err := e.setup(in.Ctx); err != nil {
+	if err := e.setup(in.Ctx, in.Packet); err != nil {
 		return nil, core.Errorf(core.NoInsn, "run", "%v", err)
 	}
 	if !opts.KeepMaps {
@@ -265,6 +267,9 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 	if len(in.Ctx) > 0 {
 		res.Ctx = slices.Clone(e.ctx.Data[:len(in.Ctx)])
 	}
+	if len(in.Packet) > 0 {
+		res.Packet = slices.Clone(e.pkt.Data[:len(in.Packet)])
+	}
 	return res, nil
 }
 
@@ -285,11 +290,12 @@ func (e *Engine) decoded(p *core.Program, set core.HelperSet) (*code, error) {
 	return c, nil
 }
 
-// setup maps (or reuses) the stack and context regions and fills them for
-// a run: a zeroed stack, the context bytes followed by zeros to the end of
-// the page. The context region is exactly the input rounded up to pages on
-// every run, so what faults does not depend on earlier runs.
-func (e *Engine) setup(ctx []byte) error {
+// setup maps (or reuses) the stack, context and packet regions and fills
+// them for a run: a zeroed stack, the context and packet bytes followed by
+// zeros to the end of the page. The context and packet regions are exactly
+// the input rounded up to pages on every run, so what faults does not
+// depend on earlier runs.
+func (e *Engine) setup(ctx, pkt []byte) error {
 	if e.stack == nil {
 		r, err := e.space.Map("stack", mem.StackBase, mem.StackSize, mem.Read|mem.Write)
 		if err != nil {
@@ -299,28 +305,37 @@ func (e *Engine) setup(ctx []byte) error {
 	} else {
 		clear(e.stack.Data)
 	}
-	want := 0
-	if len(ctx) > 0 {
-		want = mem.RoundUp(len(ctx))
+	if err := e.fill(&e.ctx, "ctx", mem.CtxBase, ctx); err != nil {
+		return err
 	}
-	if e.ctx != nil && len(e.ctx.Data) != want {
-		if err := e.space.Unmap(e.ctx); err != nil {
+	return e.fill(&e.pkt, "packet", mem.PacketBase, pkt)
+}
+
+// fill maps *r at base with room for b (unmapping it when b is empty or
+// needs another size) and copies b in.
+func (e *Engine) fill(r **mem.Region, name string, base uint64, b []byte) error {
+	want := 0
+	if len(b) > 0 {
+		want = mem.RoundUp(len(b))
+	}
+	if *r != nil && len((*r).Data) != want {
+		if err := e.space.Unmap(*r); err != nil {
 			return err
 		}
-		e.ctx = nil
+		*r = nil
 	}
 	if want == 0 {
 		return nil
 	}
-	if e.ctx == nil {
-		r, err := e.space.Map("ctx", mem.CtxBase, want, mem.Read|mem.Write)
+	if *r == nil {
+		m, err := e.space.Map(name, base, want, mem.Read|mem.Write)
 		if err != nil {
 			return err
 		}
-		e.ctx = r
+		*r = m
 	}
-	n := copy(e.ctx.Data, ctx)
-	clear(e.ctx.Data[n:])
+	n := copy((*r).Data, b)
+	clear((*r).Data[n:])
 	return nil
 }
 

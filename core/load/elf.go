@@ -218,7 +218,9 @@ func (l *loader) progs() error {
 
 // prog converts one linked program.
 func (l *loader) prog(ps *ebpf.ProgramSpec) (*core.Program, error) {
-	p := &core.Program{Name: ps.Name, Type: core.ProgTypeUnspec}
+	// r1 is the kernel's context, as libbpf's loader hands the program to
+	// the verifier.
+	p := &core.Program{Name: ps.Name, Type: core.ProgTypeUnspec, KernelCtx: true}
 	if t, ok := progTypes[ps.Type]; ok {
 		p.Type = t
 	} else {

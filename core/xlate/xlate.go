@@ -6,16 +6,22 @@
 //   - ld_imm64 of a map (BPF_PSEUDO_MAP_FD) becomes ld_imm64 of the map
 //     object's guest address; of a map value (BPF_PSEUDO_MAP_VALUE) the
 //     value's address plus the offset (core/maps lays both out);
+//   - for programs whose r1 is the kernel's context (core.Program.KernelCtx),
+//     accesses to struct __sk_buff and struct xdp_md become accesses to
+//     jitsim's simulated struct sk_buff and xdp_buff, and LD_ABS/LD_IND the
+//     kernel's helper call sequence (ctx.go); these insert slots;
 //   - a call of helper 12, bpf_tail_call, becomes BPF_JMP|BPF_TAIL_CALL.
 //     When r2 is the same prog array and r3 the same constant below
 //     max_entries on every path to it, the site gets a poke descriptor
 //     (core.Program.TailCallPokes) and Imm = its index + 1, which the x86-64
 //     JIT turns into a patchable direct jump; Imm 0 is an indirect tail call.
 //
-// Every slot keeps its index and position: none of these rewrites changes
-// the slot count. Engines run xlated code only; the interpreter and the
-// simulator call Object on what they are given. Running Object on xlated
-// code gives the same code back.
+// Every slot keeps its index and position except where the context
+// rewrites insert slots (jumps, calls, symbols and function bounds are
+// adjusted, new slots keep the position of the one they replace). Engines
+// run xlated code only; the interpreter and the simulator call Object on
+// what they are given. Running Object on xlated code gives the same code
+// back (the context rewrites clear KernelCtx on their output).
 //
 // Checked here, each error naming the program, slot and source position:
 // a tail call through a map that is not a prog array (also when the map
@@ -118,7 +124,7 @@ func (x *xlator) run() (*core.Program, error) {
 			}
 		}
 	}
-	return &core.Program{
+	xp := &core.Program{
 		Name:          x.p.Name,
 		Type:          x.p.Type,
 		Insns:         out,
@@ -126,7 +132,11 @@ func (x *xlator) run() (*core.Program, error) {
 		Symbols:       x.p.Symbols,
 		Funcs:         slices.Clone(x.p.Funcs),
 		TailCallPokes: pokes,
-	}, nil
+	}
+	if x.p.KernelCtx {
+		return x.kernelCtx(xp, leaders, callbacks) // ctx.go
+	}
+	return xp, nil
 }
 
 // structure finds the basic block leaders and the functions entered with
