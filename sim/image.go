@@ -105,6 +105,7 @@ func (e *Engine) image(orig, x *core.Program, set core.HelperSet, scheme core.Sc
 		e.dropImage(old)
 	}
 	e.images[key] = im
+	e.placed++
 	return im, nil
 }
 
@@ -311,4 +312,23 @@ func (im *image) marksIn(lo, hi int) []mark {
 	i := sort.Search(len(im.marks), func(i int) bool { return im.marks[i].off >= lo })
 	j := sort.Search(len(im.marks), func(i int) bool { return im.marks[i].off >= hi })
 	return im.marks[i:j]
+}
+
+// renewAfter bounds the images one Unicorn instance translates. Unicorn
+// 2.0.1 frees translated code only on a whole-cache flush (about 2 s and
+// 1 GiB the first time, see sim/uc), so an engine that runs many distinct
+// programs grows by about 31 MB per 1,000 of them, and crashed inside
+// uc_emu_start after about 40,000 (jitsim fuzz, seed 1). A fresh instance
+// every renewAfter images keeps it bounded at the cost of one Open (a few
+// ms).
+var renewAfter = 2000
+
+// renew replaces the Unicorn instance and the guest memory with fresh
+// ones, as New would.
+func (e *Engine) renew() error {
+	if err := e.Close(); err != nil {
+		return err
+	}
+	e.placed = 0
+	return e.open()
 }

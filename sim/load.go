@@ -81,6 +81,12 @@ func (e *Engine) load(obj *core.Object) (*loaded, error) {
 	if l := e.cur; l != nil && l.same(obj) {
 		return l, nil
 	}
+	if e.placed >= renewAfter {
+		// The object changes, so no map state is lost by starting over.
+		if err := e.renew(); err != nil {
+			return nil, core.Errorf(core.NoInsn, "run", "sim %s: renew: %v", e.arch.name, err)
+		}
+	}
 	if err := e.unload(); err != nil {
 		return nil, core.Errorf(core.NoInsn, "run", "%v", err)
 	}

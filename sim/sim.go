@@ -116,6 +116,7 @@ type Engine struct {
 	env     *helper.Env
 
 	images   map[imageKey]*image
+	placed   int      // images placed since the instance was opened (renewAfter)
 	byBase   []*image // images in the code region, by address
 	codeUsed int
 	// entries flags each program's tail call landing point in the code
