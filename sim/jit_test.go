@@ -127,3 +127,50 @@ func TestJITErrors(t *testing.T) {
 		t.Errorf("closed engine: %v", err)
 	}
 }
+
+// TestRunTo: a stop at a loop's body the n-th time finds the loop counter
+// at n-1 in its register (r1: rdi on x86-64, x0 on arm64); a stop past the
+// end of the run says how the run ended; the engine runs normally after.
+func TestRunTo(t *testing.T) {
+	src := "r0 = 0\nr1 = 0\nloop:\nr0 += r1\nr1 += 1\nif r1 < 10 goto loop\nexit"
+	for _, arch := range []string{"x86_64", "arm64"} {
+		t.Run(arch, func(t *testing.T) {
+			e, err := sim.New(arch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			obj := load(t, src)
+			js, err := e.JIT(obj, 0, core.Fixed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img := js[0].Image
+			body := img.Base + uint64(img.InsnOffsets[2]) // r0 += r1
+			s, err := e.RunTo(obj, 0, core.Input{}, core.RunOptions{}, sim.Stop{Addr: body, Hit: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Before the 4th r0 += r1: r1 = 3, r0 = 0+1+2. x86 r10 is rbp;
+			// arm64 sets x25 only in programs that use r10.
+			if s.BPF[core.R1] != 3 || s.BPF[core.R0] != 3 || (arch == "x86_64" && s.BPF[core.R10] != mem.StackTop) {
+				t.Errorf("r0 %d, r1 %d, r10 %#x; want 3, 3, %#x", s.BPF[core.R0], s.BPF[core.R1], s.BPF[core.R10], uint64(mem.StackTop))
+			}
+			pc := "rip"
+			if arch == "arm64" {
+				pc = "pc"
+			}
+			if s.Regs[pc] != body {
+				t.Errorf("pc %#x, want %#x", s.Regs[pc], body)
+			}
+			_, err = e.RunTo(obj, 0, core.Input{}, core.RunOptions{}, sim.Stop{Addr: body, Hit: 11})
+			if err == nil || !strings.Contains(err.Error(), "the run ended (r0 = 0x2d, 0 tail calls) before reaching") {
+				t.Errorf("hit 11 of 10: %v", err)
+			}
+			res, err := e.Run(obj, 0, core.Input{}, core.RunOptions{})
+			if err != nil || res.R0 != 45 || res.Insns != 2+3*10+1 {
+				t.Errorf("run after: %+v, %v", res, err)
+			}
+		})
+	}
+}
