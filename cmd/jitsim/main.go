@@ -1,7 +1,6 @@
 // Command jitsim runs, dumps and checks eBPF programs on jitsim's engines:
 // the reference interpreter and the x86-64 and arm64 JITs under Unicorn.
 //
-//	jitsim demo    [-obj FILE] [-engine E[,E...]]
 //	jitsim conform [-engine E[,E...]] [-tcc fixed|legacy|both] [-json] PATH...
 //	jitsim run     [-engine E] [-tcc S] [-mem HEX] [-budget N] [-json] FILE
 //	jitsim dump    [-stage xlated|input|jited] [-arch A] [-tcc S] [-ibt] [-bti] [-pac] [-lse=false] [-opcodes] [-prog NAME] FILE
@@ -44,7 +43,6 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"demo", "[-obj FILE] [-engine E[,E...]]", "the story's tailcall hierarchy demo on every engine, legacy and fixed: the table and why", runDemo},
 		{"conform", "[-engine E[,E...]] [-tcc fixed|legacy|both] [-json] PATH...", "run conformance .data files or folders of them", runConform},
 		{"run", "[-engine E] [-tcc S] [-mem HEX] [-budget N] [-json] FILE", "run an asm, raw or .data file and print r0", runRun},
 		{"dump", "[-stage xlated|input|jited] [-arch x86_64|arm64] [-tcc fixed|legacy] [-ibt] [-bti] [-pac] [-lse=false] [-opcodes] [-addrs] [-prog NAME] FILE", "print a program like bpftool prog dump xlated, or (-arch) dump jited linum", runDump},
