@@ -39,6 +39,18 @@ func (p *parser) field() []byte {
 	return p.buf[start:p.i]
 }
 
+// isName: the names directives declare (programs, maps) are identifiers,
+// so that Format can write them back and the lexer reads them as one word
+// ("#" or ";" inside one would start a comment or a new statement).
+func isName(b []byte) bool {
+	for _, c := range b {
+		if !identByte[c] {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
 func (p *parser) directive(col int, w []byte) {
 	switch string(w) {
 	case ".prog":
@@ -83,6 +95,10 @@ func (p *parser) progDirective(col int) {
 		p.errorf("expected program name after .prog")
 		return
 	}
+	if !isName(name) {
+		p.errorf("program name %q: want letters, digits, '_', '.' or '$'", name)
+		return
+	}
 	p.skipSpace()
 	at := p.here()
 	typ := core.ProgTypeUnspec
@@ -109,7 +125,7 @@ func (p *parser) progDirective(col int) {
 // mapDirective: ".map NAME TYPE key=K value=V max=N [flags=F] [section=S]".
 func (p *parser) mapDirective(col int) {
 	name := p.field()
-	if len(name) == 0 || bytes.IndexByte(name, ']') >= 0 || isDigit(name[0]) {
+	if !isName(name) || isDigit(name[0]) {
 		p.errorf("expected map name after .map, found %q", name)
 		return
 	}
@@ -317,8 +333,8 @@ func (p *parser) slotDirective() {
 	p.skipSpace()
 	nameAt := p.i
 	name := p.field()
-	if len(name) == 0 {
-		p.errorf("expected program name after .slot %s %d", m.Name, key)
+	if !isName(name) {
+		p.errorf("expected program name after .slot %s %d, found %q", m.Name, key, name)
 		return
 	}
 	if m.Progs == nil {
