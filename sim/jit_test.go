@@ -174,3 +174,32 @@ func TestRunTo(t *testing.T) {
 		})
 	}
 }
+
+// TestPokeFollowsReset: a run without KeepMaps starts from the initial
+// slots, and its direct tail call sites must say the same: a slot filled
+// through the Set before such a run is empty again when it runs (r0 1, as
+// the interpreter gives), and filled again when the run keeps the maps.
+func TestPokeFollowsReset(t *testing.T) {
+	obj := load(t, pokeProgs)
+	e, err := sim.New("x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	set, err := e.Maps(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		keep bool
+		want uint64
+	}{{false, 1}, {true, 2}} {
+		if err := set.SetSlot(0, 0, 1); err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.Run(obj, 0, core.Input{}, core.RunOptions{Scheme: core.Fixed, KeepMaps: tc.keep})
+		if err != nil || res.R0 != tc.want {
+			t.Errorf("KeepMaps %v: %+v, %v; want r0 %d", tc.keep, res, err, tc.want)
+		}
+	}
+}

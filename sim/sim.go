@@ -324,12 +324,14 @@ func (e *Engine) Run(obj *core.Object, prog int, in core.Input, opts core.RunOpt
 	if opts.Scheme != core.Fixed && opts.Scheme != core.Legacy {
 		return nil, core.Errorf(core.NoInsn, "run", "unknown tail call count scheme %d", opts.Scheme)
 	}
+	// The slots go back to their initial contents before the direct tail
+	// call sites are patched to them.
+	if !opts.KeepMaps {
+		l.set.Reset()
+	}
 	img, err := e.programs(l, prog, opts.Scheme)
 	if err != nil {
 		return nil, err
-	}
-	if !opts.KeepMaps {
-		l.set.Reset()
 	}
 	budget := opts.Budget
 	if budget == 0 {

@@ -95,15 +95,20 @@ func init() {
 // keeps the PC exact in a hooked block). When the run ends before the
 // stop, the error says how it ended.
 func (e *Engine) RunTo(obj *core.Object, prog int, in core.Input, opts core.RunOptions, stop Stop) (*Snapshot, error) {
+	if !opts.KeepMaps {
+		// As Run: initial slots first, then the sites patched to them.
+		l, err := e.load(obj)
+		if err != nil {
+			return nil, err
+		}
+		l.set.Reset()
+	}
 	js, err := e.JIT(obj, prog, opts.Scheme)
 	if err != nil {
 		return nil, err
 	}
 	l := e.cur
 	img := l.images[opts.Scheme][prog]
-	if !opts.KeepMaps {
-		l.set.Reset()
-	}
 	budget := opts.Budget
 	if budget == 0 {
 		budget = core.DefaultBudget
