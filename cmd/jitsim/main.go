@@ -2,7 +2,7 @@
 // the reference interpreter and the x86-64 and arm64 JITs under Unicorn.
 //
 //	jitsim demo    [-obj FILE] [-engine E[,E...]]
-//	jitsim conform [-engine E[,E...]] [-tcc fixed|legacy|both] [-json] PATH...
+//	jitsim conform [-engine E[,E...]] [-tcc fixed|legacy|both] [-format text|json|junit] PATH...
 //	jitsim run     [-engine E] [-tcc S] [-prog P] [-set MAP[K]=P]... [-mem HEX|-pkt HEX|-pkt-file F] [-ctx F=V,...] [-budget N] [-json] [-trace] FILE
 //	jitsim dump    [-stage xlated|input|jited] [-arch A] [-tcc S] [-ibt] [-bti] [-pac] [-lse=false] [-opcodes] [-prog NAME] FILE
 //	jitsim frames  [-arch A|interp] [-tcc S] [-at PROG:INSN[:HIT]] [-all] FILE
@@ -45,7 +45,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"demo", "[-obj FILE] [-engine E[,E...]]", "the story's tailcall hierarchy demo on every engine, legacy and fixed: the table and why", runDemo},
-		{"conform", "[-engine E[,E...]] [-tcc fixed|legacy|both] [-json] PATH...", "run conformance .data files or folders of them", runConform},
+		{"conform", "[-engine E[,E...]] [-tcc fixed|legacy|both] [-format text|json|junit] [-strict] PATH...", "run conformance .data files or folders of them", runConform},
 		{"run", "[-engine E] [-tcc S] [-prog NAME] [-set MAP[KEY]=PROG]... [-mem HEX | -pkt HEX | -pkt-file F] [-ctx FIELD=V,...] [-budget N] [-json] [-trace] FILE", "run a clang-built object, asm, raw or .data file; print r0, the globals, the tail calls", runRun},
 		{"dump", "[-stage xlated|input|jited] [-arch x86_64|arm64] [-tcc fixed|legacy] [-ibt] [-bti] [-pac] [-lse=false] [-opcodes] [-addrs] [-prog NAME] FILE", "print a program like bpftool prog dump xlated, or (-arch) dump jited linum", runDump},
 		{"frames", "[-arch x86_64|arm64|interp] [-tcc fixed|legacy] [-at PROG:INSN[:HIT]] [-all] [-ibt] [-bti] [-pac] [-mem HEX] [-prog NAME] FILE", "draw the stack frames at a moment of a run (default: the deepest tail call)", runFrames},
