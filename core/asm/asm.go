@@ -10,6 +10,8 @@ package asm
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
+	"slices"
 	"strconv"
 
 	"jitsim/core"
@@ -68,24 +70,78 @@ const (
 type fixup struct {
 	kind       uint8
 	slot       int32
-	start, end int32 // the name in src
-	at         lineCol
+	start, end int32 // the name in src; its line and column are found from start on error
+	label      int32 // the name's entry in parser.labels (label kinds only)
 }
 
 // prog is a program being assembled.
 type prog struct {
-	p *core.Program
-	// labels maps a label to its slot and where it was defined.
-	labels    map[string]labelDef
-	fixups    []fixup
+	p         *core.Program
 	firstExit int // slot of the first exit, the conformance syntax's implicit "exit" label
 	pos       core.Pos
 }
 
 type labelDef struct {
-	slot int32
+	slot int32 // -1: referenced, not defined (yet)
 	sym  int32 // index in Program.Symbols, -1 for local .L labels
 	at   lineCol
+}
+
+// labelTab interns the label names of one program. A definition and every
+// reference find or add the name's entry, so endProg resolves a reference
+// by index, and a name stays in src: no string per label, no map. Open
+// addressing over a power-of-two index, kept at most half full.
+type labelTab struct {
+	index []int32 // entry+1; 0 is empty
+	ents  []labelEnt
+}
+
+type labelEnt struct {
+	start, end int32 // the name in src, where first seen
+	hash       uint32
+	def        labelDef
+}
+
+func (t *labelTab) reset() {
+	clear(t.index)
+	t.ents = t.ents[:0]
+}
+
+// find returns the entry of src[start:end], adding an undefined one.
+func (t *labelTab) find(src []byte, start, end int) int32 {
+	name := src[start:end]
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range name {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	if 2*(len(t.ents)+1) > len(t.index) {
+		t.grow()
+	}
+	mask := uint32(len(t.index) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		e := t.index[i]
+		if e == 0 {
+			t.ents = append(grow(t.ents, 1), labelEnt{start: int32(start), end: int32(end), hash: h, def: labelDef{slot: -1, sym: -1}})
+			t.index[i] = int32(len(t.ents))
+			return int32(len(t.ents) - 1)
+		}
+		if en := &t.ents[e-1]; en.hash == h && string(src[en.start:en.end]) == string(name) {
+			return e - 1
+		}
+	}
+}
+
+func (t *labelTab) grow() {
+	n := max(64, 2*len(t.index))
+	t.index = make([]int32, n)
+	mask := uint32(n - 1)
+	for k := range t.ents {
+		i := t.ents[k].hash & mask
+		for t.index[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.index[i] = int32(k + 1)
+	}
 }
 
 // parser holds the state of one ParseOpts call. Errors are sticky: the
@@ -108,6 +164,13 @@ type parser struct {
 
 	progs []*prog
 	cur   *prog
+	// The current program's labels, label references and symbol names
+	// (Symbols[k].Name is names[symEnds[k-1]:symEnds[k]] until endProg
+	// makes them one string).
+	labels  labelTab
+	fixups  []fixup
+	names   []byte
+	symEnds []int32
 	// insns and poss hold the slots of all programs; the current one
 	// starts at progStart.
 	insns     []core.Insn
@@ -132,13 +195,30 @@ func (p *parser) run() {
 	if line <= 0 {
 		line = 1
 	}
-	for off := 0; off <= len(p.src) && p.err == nil; line++ {
-		nl := bytes.IndexByte(p.src[off:], '\n')
+	src := p.src
+	for off := 0; off <= len(src) && p.err == nil; line++ {
+		// Most lines have no comment and one statement: scan for the end
+		// of the line and for the bytes that may start a comment or
+		// another statement at once, and parse such a line in place.
+		j := lineStopAt(src, off)
+		if (j == len(src) || src[j] == '\n') && !p.inBlock {
+			p.lineNo, p.lineOff = line, off
+			p.buf = src[off:j]
+			p.i, p.end = 0, j-off
+			p.statement()
+			if j == len(src) {
+				break
+			}
+			off = j + 1
+			continue
+		}
+		nl := bytes.IndexByte(src[j:], '\n')
 		var l []byte
 		if nl < 0 {
-			l = p.src[off:]
+			l = src[off:]
 		} else {
-			l = p.src[off : off+nl]
+			nl += j - off
+			l = src[off : off+nl]
 		}
 		p.lineNo, p.lineOff = line, off
 		p.parseLine(l)
@@ -232,9 +312,37 @@ func (p *parser) parseLine(l []byte) {
 // commentStart marks the bytes that may start a comment.
 var commentStart = [256]bool{'#': true, '/': true}
 
-func hasZeroByte(w uint64) bool {
-	return (w-0x0101010101010101)&^w&0x8080808080808080 != 0
+// lineStop marks the bytes run's line scan stops at: the end of the line
+// and what may start a comment or a statement after ';'.
+var lineStop = [256]bool{'\n': true, '#': true, '/': true, ';': true}
+
+// lineStopAt returns the index of the first byte from j on that lineStop
+// marks, or len(src). It tests 8 bytes at a time; the lowest byte flagged
+// by zeroBytes is a true match (false positives only sit above one), so
+// the lowest over the four patterns is the first stop.
+func lineStopAt(src []byte, j int) int {
+	for j+8 <= len(src) {
+		w := binary.LittleEndian.Uint64(src[j:])
+		z := zeroBytes(w^0x0a0a0a0a0a0a0a0a) | zeroBytes(w^0x2323232323232323) |
+			zeroBytes(w^0x2f2f2f2f2f2f2f2f) | zeroBytes(w^0x3b3b3b3b3b3b3b3b)
+		if z != 0 {
+			return j + bits.TrailingZeros64(z)>>3
+		}
+		j += 8
+	}
+	for j < len(src) && !lineStop[src[j]] {
+		j++
+	}
+	return j
 }
+
+// zeroBytes sets the top bit of the bytes of w that are zero (and maybe of
+// bytes above a zero one).
+func zeroBytes(w uint64) uint64 {
+	return (w - 0x0101010101010101) &^ w & 0x8080808080808080
+}
+
+func hasZeroByte(w uint64) bool { return zeroBytes(w) != 0 }
 
 // blankBlock blanks a /* comment in b from i (inside the comment) to its
 // */ or the end of the line, and returns the index after it.
@@ -253,6 +361,19 @@ func (p *parser) blankBlock(b []byte, i int) int {
 // posOf expands a compact position.
 func (p *parser) posOf(lc lineCol) core.Pos {
 	return core.Pos{File: p.opts.File, Line: int(lc.line), Col: int(lc.col), Insn: -1}
+}
+
+// fixPos returns the position of a fixup's name, counting lines in src
+// (only errors need it, so fixups need not carry it).
+func (p *parser) fixPos(f fixup) core.Pos {
+	line := p.opts.Line
+	if line <= 0 {
+		line = 1
+	}
+	before := p.src[:f.start]
+	line += bytes.Count(before, []byte{'\n'})
+	col := len(before) - (bytes.LastIndexByte(before, '\n') + 1)
+	return p.posOf(lineCol{int32(line), int32(col + 1)})
 }
 
 // pos returns the position of column offset i of the current line.
@@ -376,7 +497,6 @@ func (p *parser) startProg(name string, typ core.ProgType, pos core.Pos) {
 	p.progIdx[name] = len(p.progs)
 	p.cur = &prog{
 		p:         &core.Program{Name: name, Type: typ},
-		labels:    make(map[string]labelDef),
 		firstExit: -1,
 		pos:       pos,
 	}
@@ -398,17 +518,21 @@ func (p *parser) defineLabel(col int, name []byte, fn bool) {
 		return
 	}
 	pr := p.program()
-	if def, dup := pr.labels[string(name)]; dup {
-		p.errorAt(pos, "duplicate label %q (first defined at %v)", name, p.posOf(def.at))
+	// name is a slice of p.buf, which starts at src[p.lineOff].
+	start := p.lineOff + cap(p.buf) - cap(name)
+	e := &p.labels.ents[p.labels.find(p.src, start, start+len(name))]
+	if e.def.slot >= 0 {
+		p.errorAt(pos, "duplicate label %q (first defined at %v)", name, p.posOf(e.def.at))
 		return
 	}
-	s := string(name)
 	def := labelDef{slot: int32(p.slot()), sym: -1, at: lineCol{int32(p.lineNo), int32(col + 1)}}
-	if len(s) < 2 || s[:2] != ".L" {
+	if len(name) < 2 || name[0] != '.' || name[1] != 'L' {
 		def.sym = int32(len(pr.p.Symbols))
-		pr.p.Symbols = append(pr.p.Symbols, core.Symbol{Name: s, Insn: int(def.slot), Func: fn})
+		pr.p.Symbols = append(grow(pr.p.Symbols, 1), core.Symbol{Insn: int(def.slot), Func: fn})
+		p.names = append(grow(p.names, len(name)), name...)
+		p.symEnds = append(grow(p.symEnds, 1), int32(len(p.names)))
 	}
-	pr.labels[s] = def
+	e.def = def
 }
 
 // slot returns the index the next instruction of the current program gets.
@@ -449,13 +573,14 @@ func (p *parser) emitLdImm64(col int, dst core.Reg, src core.Reg, v uint64) int 
 
 // addFixup records a reference to name (buf[start:end]) from slot.
 func (p *parser) addFixup(kind uint8, slot, start, end int) {
-	f := fixup{kind: kind, slot: int32(slot), start: int32(p.lineOff + start), end: int32(p.lineOff + end), at: lineCol{int32(p.lineNo), int32(start + 1)}}
+	f := fixup{kind: kind, slot: int32(slot), start: int32(p.lineOff + start), end: int32(p.lineOff + end)}
 	switch kind {
 	case fixMap, fixHelperName, fixHelperCheck:
 		p.fileFix = append(p.fileFix, fileFixup{fixup: f, prog: p.program()})
 	default:
-		pr := p.program()
-		pr.fixups = append(pr.fixups, f)
+		p.program()
+		f.label = p.labels.find(p.src, int(f.start), int(f.end))
+		p.fixups = append(grow(p.fixups, 1), f)
 	}
 }
 
@@ -469,22 +594,26 @@ func (p *parser) endProg() {
 	n := len(p.insns)
 	if n > p.progStart {
 		pr.p.Insns = p.insns[p.progStart:n:n]
-		pos := make([]core.Pos, n-p.progStart)
-		file := p.opts.File
-		for i, lc := range p.lineCols[p.progStart:n] {
-			// Field by field: a whole-struct store of a Pos, with its three
-			// strings, takes the bulk write barrier while the GC marks.
-			q := &pos[i]
-			q.File = file
-			q.Line, q.Col, q.Insn = int(lc.line), int(lc.col), i
-		}
-		pr.p.Pos = pos
+		pr.p.Pos = p.positions(p.lineCols[p.progStart:n])
 	}
 	p.progStart = n
+	if len(p.symEnds) > 0 {
+		names := string(p.names)
+		start := int32(0)
+		for k, end := range p.symEnds {
+			pr.p.Symbols[k].Name = names[start:end]
+			start = end
+		}
+	}
 	insns := pr.p.Insns
-	for _, f := range pr.fixups {
+	fixups := p.fixups
+	labels := p.labels.ents
+	p.fixups, p.names, p.symEnds = p.fixups[:0], p.names[:0], p.symEnds[:0]
+	defer p.labels.reset()
+	for _, f := range fixups {
 		name := p.src[f.start:f.end]
-		def, ok := pr.labels[string(name)]
+		def := labels[f.label].def
+		ok := def.slot >= 0
 		if !ok && string(name) == "exit" && pr.firstExit >= 0 {
 			def, ok = labelDef{slot: int32(pr.firstExit), sym: -1}, true
 		}
@@ -492,17 +621,17 @@ func (p *parser) endProg() {
 			if f.kind == fixCall {
 				// Not a label: a helper by name, resolved with the file's
 				// final helper set.
-				p.fileFix = append(p.fileFix, fileFixup{fixup: fixup{kind: fixHelperName, slot: f.slot, start: f.start, end: f.end, at: f.at}, prog: pr})
+				p.fileFix = append(p.fileFix, fileFixup{fixup: fixup{kind: fixHelperName, slot: f.slot, start: f.start, end: f.end}, prog: pr})
 				continue
 			}
-			p.errorAt(p.posOf(f.at), "unknown label %q", name)
+			p.errorAt(p.fixPos(f), "unknown label %q", name)
 			return
 		}
 		rel := int(def.slot) - int(f.slot+1)
 		switch f.kind {
 		case fixJump:
 			if rel < -32768 || rel > 32767 {
-				p.errorAt(p.posOf(f.at), "jump to %s is %d slots away, more than a 16-bit offset holds (use gotol)", name, rel)
+				p.errorAt(p.fixPos(f), "jump to %s is %d slots away, more than a 16-bit offset holds (use gotol)", name, rel)
 				return
 			}
 			insns[f.slot].Off = int16(rel)
@@ -516,6 +645,30 @@ func (p *parser) endProg() {
 			}
 		}
 	}
+}
+
+// grow makes room for n more elements, doubling the capacity when it must
+// grow (append grows a large slice by a quarter, which for the parser's
+// slices of unknown final size means copying them about five times).
+func grow[T any](s []T, n int) []T {
+	if len(s)+n > cap(s) {
+		s = slices.Grow(s, max(n, len(s), 16))
+	}
+	return s
+}
+
+// positions expands the slots' compact positions into a Program.Pos.
+func (p *parser) positions(lcs []lineCol) []core.Pos {
+	pos := make([]core.Pos, len(lcs))
+	file := p.opts.File
+	for i, lc := range lcs {
+		// Field by field: a whole-struct store of a Pos, with its three
+		// strings, takes the bulk write barrier while the GC marks.
+		q := &pos[i]
+		q.File = file
+		q.Line, q.Col, q.Insn = int(lc.line), int(lc.col), i
+	}
+	return pos
 }
 
 // resolveFile patches what only the whole file defines: map references,
@@ -533,7 +686,7 @@ func (p *parser) resolveFile() {
 				}
 			}
 			if !ok {
-				p.errorAt(p.posOf(f.at), "unknown map %q", name)
+				p.errorAt(p.fixPos(f.fixup), "unknown map %q", name)
 				return
 			}
 			ins.Imm = int32(idx)
@@ -542,13 +695,13 @@ func (p *parser) resolveFile() {
 				continue
 			}
 			if id, ok := p.obj.Helpers.HelperID(string(name)); ok && id != ins.Imm {
-				p.errorAt(p.posOf(f.at), "helper %s is id %d in the %s helper set, not %d", name, id, p.obj.Helpers, ins.Imm)
+				p.errorAt(p.fixPos(f.fixup), "helper %s is id %d in the %s helper set, not %d", name, id, p.obj.Helpers, ins.Imm)
 				return
 			}
 		case fixHelperName:
 			id, ok := p.obj.Helpers.HelperID(string(name))
 			if !ok {
-				p.errorAt(p.posOf(f.at), "unknown label or %s helper %q", p.obj.Helpers, name)
+				p.errorAt(p.fixPos(f.fixup), "unknown label or %s helper %q", p.obj.Helpers, name)
 				return
 			}
 			ins.Src, ins.Imm = core.CallHelper, id

@@ -168,11 +168,17 @@ func (p *parser) operands(spans *[3][2]int) int {
 	}
 }
 
-// within runs parse on the operand span s and checks it is used up.
-func (p *parser) within(s [2]int, parse func()) {
-	end := p.end
+// enter narrows the cursor to the operand span s and returns the
+// statement's end for leave.
+func (p *parser) enter(s [2]int) (end int) {
+	end = p.end
 	p.i, p.end = s[0], s[1]
-	parse()
+	return end
+}
+
+// leave checks that the operand was used up and moves to the statement's
+// end.
+func (p *parser) leave(end int) {
 	if p.err == nil {
 		if p.peek() != 0 {
 			p.errorf("unexpected %s in operand", p.found())
@@ -180,6 +186,29 @@ func (p *parser) within(s [2]int, parse func()) {
 	}
 	p.end = end
 	p.i = end
+}
+
+// regIn, immIn and memIn parse operand span s as a %r register, an
+// immediate or a [%rN+off] memory operand.
+func (p *parser) regIn(s [2]int) core.Reg {
+	end := p.enter(s)
+	r, _ := p.reg(regR)
+	p.leave(end)
+	return r
+}
+
+func (p *parser) immIn(s [2]int) int32 {
+	end := p.enter(s)
+	imm := p.imm32()
+	p.leave(end)
+	return imm
+}
+
+func (p *parser) memIn(s [2]int) (core.Reg, int16) {
+	end := p.enter(s)
+	r, off := p.memConformance()
+	p.leave(end)
+	return r, off
 }
 
 // conformance assembles one instruction of the suite's syntax.
@@ -204,48 +233,53 @@ func (p *parser) conformance(col int, name []byte, m mnemonic) {
 	ins := core.Insn{Op: m.op, Off: m.off, Imm: m.imm}
 	switch m.kind {
 	case mALU:
-		p.within(spans[0], func() { ins.Dst, _ = p.reg(regR) })
-		p.within(spans[1], func() {
-			p.regOrImm(&ins, regR)
-		})
+		ins.Dst = p.regIn(spans[0])
+		end := p.enter(spans[1])
+		p.regOrImm(&ins, regR)
+		p.leave(end)
 	case mNeg, mEndian:
-		p.within(spans[0], func() { ins.Dst, _ = p.reg(regR) })
+		ins.Dst = p.regIn(spans[0])
 	case mMovsx:
-		p.within(spans[0], func() { ins.Dst, _ = p.reg(regR) })
-		p.within(spans[1], func() { ins.Src, _ = p.reg(regR) })
+		ins.Dst = p.regIn(spans[0])
+		ins.Src = p.regIn(spans[1])
 	case mLddw:
-		var dst core.Reg
-		p.within(spans[0], func() { dst, _ = p.reg(regR) })
-		p.within(spans[1], func() { p.ldImm64(col, dst, false) })
+		dst := p.regIn(spans[0])
+		end := p.enter(spans[1])
+		p.ldImm64(col, dst, false)
+		p.leave(end)
 		return
 	case mLdx:
-		p.within(spans[0], func() { ins.Dst, _ = p.reg(regR) })
-		p.within(spans[1], func() { ins.Src, ins.Off = p.memConformance() })
+		ins.Dst = p.regIn(spans[0])
+		ins.Src, ins.Off = p.memIn(spans[1])
 	case mSt:
-		p.within(spans[0], func() { ins.Dst, ins.Off = p.memConformance() })
-		p.within(spans[1], func() { ins.Imm = p.imm32() })
+		ins.Dst, ins.Off = p.memIn(spans[0])
+		ins.Imm = p.immIn(spans[1])
 	case mStx:
-		p.within(spans[0], func() { ins.Dst, ins.Off = p.memConformance() })
-		p.within(spans[1], func() { ins.Src, _ = p.reg(regR) })
+		ins.Dst, ins.Off = p.memIn(spans[0])
+		ins.Src = p.regIn(spans[1])
 	case mLdAbs:
-		p.within(spans[0], func() { ins.Imm = p.imm32() })
+		ins.Imm = p.immIn(spans[0])
 	case mLdInd:
-		p.within(spans[0], func() { ins.Src, _ = p.reg(regR) })
-		p.within(spans[1], func() { ins.Imm = p.imm32() })
+		ins.Src = p.regIn(spans[0])
+		ins.Imm = p.immIn(spans[1])
 	case mJa, mJa32:
 		slot := p.slot()
 		kind := uint8(fixJump)
 		if m.kind == mJa32 {
 			kind = fixJumpImm
 		}
-		p.within(spans[0], func() { p.target(slot, kind, &ins, false) })
+		end := p.enter(spans[0])
+		p.target(slot, kind, &ins, false)
+		p.leave(end)
 	case mJcc:
 		slot := p.slot()
-		p.within(spans[0], func() { ins.Dst, _ = p.reg(regR) })
-		p.within(spans[1], func() {
-			p.regOrImm(&ins, regR)
-		})
-		p.within(spans[2], func() { p.target(slot, fixJump, &ins, false) })
+		ins.Dst = p.regIn(spans[0])
+		end := p.enter(spans[1])
+		p.regOrImm(&ins, regR)
+		p.leave(end)
+		end = p.enter(spans[2])
+		p.target(slot, fixJump, &ins, false)
+		p.leave(end)
 	}
 	p.emit(col, ins)
 }
@@ -343,7 +377,7 @@ func (p *parser) lockConformance(col int, name []byte) {
 		return
 	}
 	ins := core.Insn{Op: core.STX | core.ATOMIC | size, Imm: imm}
-	p.within(spans[0], func() { ins.Dst, ins.Off = p.memConformance() })
-	p.within(spans[1], func() { ins.Src, _ = p.reg(regR) })
+	ins.Dst, ins.Off = p.memIn(spans[0])
+	ins.Src = p.regIn(spans[1])
 	p.emit(col, ins)
 }

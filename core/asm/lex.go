@@ -7,23 +7,32 @@ import (
 )
 
 // The scanner works on p.buf[p.i:p.end], the current statement, byte by
-// byte: no regexp, no token slice, no allocation on the success path.
+// byte: no regexp, no token slice, no allocation on the success path. The
+// loops run on a local b = p.buf[:p.end] and cursor, which the compiler
+// keeps in registers and needs no bounds check for.
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
-func isIdentByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_' || c == '.' || c == '$'
-}
+func isIdentByte(c byte) bool { return identByte[c] }
+
+var identByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '$'
+	}
+	return t
+}()
 
 // isBlank: space, tab, and \v \f \r (a CRLF line keeps its \r).
 func isBlank(c byte) bool { return c == ' ' || c-'\t' <= '\r'-'\t' }
 
 func (p *parser) skipSpace() {
-	for p.i < p.end && isBlank(p.buf[p.i]) {
-		p.i++
+	b, i := p.buf[:p.end], p.i
+	for i < len(b) && isBlank(b[i]) {
+		i++
 	}
+	p.i = i
 }
 
 // here skips blanks and returns the cursor: where the next token starts.
@@ -106,29 +115,31 @@ func (p *parser) found() string {
 // as name.
 func (p *parser) ident() []byte {
 	p.skipSpace()
-	start := p.i
-	if p.i+1 < p.end && p.buf[p.i] == '%' && p.buf[p.i+1] == '[' {
-		j := p.i + 2
-		for j < p.end && isIdentByte(p.buf[j]) {
+	b, start := p.buf[:p.end], p.i
+	i := start
+	if i+1 < len(b) && b[i] == '%' && b[i+1] == '[' {
+		j := i + 2
+		for j < len(b) && identByte[b[j]] {
 			j++
 		}
-		if j < p.end && p.buf[j] == ']' && j > p.i+2 {
+		if j < len(b) && b[j] == ']' && j > i+2 {
 			p.i = j + 1
-			return p.buf[start+2 : j]
+			return b[start+2 : j]
 		}
 		return nil
 	}
-	for p.i < p.end {
-		c := p.buf[p.i]
-		if isIdentByte(c) {
-			p.i++
-		} else if c == '%' && p.i+1 < p.end && p.buf[p.i+1] == '=' && p.i > start && p.buf[p.i-1] == '_' {
-			p.i += 2
+	for i < len(b) {
+		c := b[i]
+		if identByte[c] {
+			i++
+		} else if c == '%' && i+1 < len(b) && b[i+1] == '=' && i > start && b[i-1] == '_' {
+			i += 2
 		} else {
 			break
 		}
 	}
-	return p.buf[start:p.i]
+	p.i = i
+	return b[start:i]
 }
 
 // Register kinds: how a register was written.
@@ -165,14 +176,16 @@ func parseReg(b []byte) (core.Reg, byte, bool) {
 // leading '%'.
 func (p *parser) regToken() []byte {
 	p.skipSpace()
-	start := p.i
-	if p.i < p.end && p.buf[p.i] == '%' {
-		p.i++
+	b, start := p.buf[:p.end], p.i
+	i := start
+	if i < len(b) && b[i] == '%' {
+		i++
 	}
-	for p.i < p.end && isIdentByte(p.buf[p.i]) {
-		p.i++
+	for i < len(b) && identByte[b[i]] {
+		i++
 	}
-	return p.buf[start:p.i]
+	p.i = i
+	return b[start:i]
 }
 
 // isRegNext reports whether a register follows, without consuming it.
@@ -214,43 +227,47 @@ func kindName(k byte) string {
 // magnitude. ok is false (and nothing consumed) when no digits follow.
 func (p *parser) number() (neg, hex bool, mag uint64, ok bool) {
 	p.skipSpace()
-	start := p.i
-	if p.i < p.end && (p.buf[p.i] == '-' || p.buf[p.i] == '+') {
-		neg = p.buf[p.i] == '-'
-		p.i++
-		p.skipSpace()
+	b, start := p.buf[:p.end], p.i
+	i := start
+	if i < len(b) && (b[i] == '-' || b[i] == '+') {
+		neg = b[i] == '-'
+		i++
+		for i < len(b) && isBlank(b[i]) {
+			i++
+		}
 	}
-	if p.i+1 < p.end && p.buf[p.i] == '0' && (p.buf[p.i+1] == 'x' || p.buf[p.i+1] == 'X') {
+	if i+1 < len(b) && b[i] == '0' && (b[i+1] == 'x' || b[i+1] == 'X') {
 		hex = true
-		p.i += 2
+		i += 2
 	}
-	digits := p.i
+	digits := i
 	overflow := false
-	for p.i < p.end {
-		c := p.buf[p.i]
-		var d uint64
-		switch {
-		case isDigit(c):
-			d = uint64(c - '0')
-		case hex && c >= 'a' && c <= 'f':
-			d = uint64(c-'a') + 10
-		case hex && c >= 'A' && c <= 'F':
-			d = uint64(c-'A') + 10
-		default:
-			goto done
+	// One loop per base, so the overflow checks divide by a constant.
+	if hex {
+		for ; i < len(b); i++ {
+			d := hexDigit[b[i]]
+			if d > 15 {
+				break
+			}
+			if mag > (^uint64(0)-uint64(d))/16 {
+				overflow = true
+			}
+			mag = mag*16 + uint64(d)
 		}
-		base := uint64(10)
-		if hex {
-			base = 16
+	} else {
+		for ; i < len(b); i++ {
+			d := b[i] - '0'
+			if d > 9 {
+				break
+			}
+			if mag > (^uint64(0)-uint64(d))/10 {
+				overflow = true
+			}
+			mag = mag*10 + uint64(d)
 		}
-		if mag > (^uint64(0)-d)/base {
-			overflow = true
-		}
-		mag = mag*base + d
-		p.i++
 	}
-done:
-	if p.i == digits || p.i < p.end && isIdentByte(p.buf[p.i]) {
+	p.i = i
+	if i == digits || i < len(b) && identByte[b[i]] {
 		p.i = start
 		return false, false, 0, false
 	}
@@ -259,6 +276,23 @@ done:
 	}
 	return neg, hex, mag, true
 }
+
+// hexDigit is the value of a hex digit, 0xff for any other byte.
+var hexDigit = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = byte(c - '0')
+		case c >= 'a' && c <= 'f':
+			t[c] = byte(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			t[c] = byte(c-'A') + 10
+		default:
+			t[c] = 0xff
+		}
+	}
+	return t
+}()
 
 // Range rules, from the conformance suite's assembler: a hex number is
 // unsigned and may use every bit of the field (0xffffffff is imm -1), a

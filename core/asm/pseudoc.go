@@ -502,11 +502,11 @@ func (p *parser) lockPseudoC(col int) {
 // 0, r1)", "xchg32_32", "cmpxchg_64(r2 + 0, r0, r1)", "cmpxchg32_32". It
 // returns false if name is none of them.
 func (p *parser) atomicCall(col, at int, dst core.Reg, kind byte, name []byte) bool {
-	n := string(name)
+	n := name // bytes, not a string: converting would allocate
 	var imm int32
 	size := uint8(0) // from the cast
 	llvm := false    // LLVM's xchg_64 family: the address has no cast
-	switch n {
+	switch string(n) {
 	case "xchg_64", "cmpxchg_64":
 		size, llvm = core.DW, true
 	case "xchg32_32", "cmpxchg32_32":
@@ -516,17 +516,17 @@ func (p *parser) atomicCall(col, at int, dst core.Reg, kind byte, name []byte) b
 	switch {
 	case llvm:
 		base = n[:len(n)-3]
-		if base == "xchg32" || base == "cmpxchg32" {
+		if string(base) == "xchg32" || string(base) == "cmpxchg32" {
 			base = base[:len(base)-2]
 		}
-	case len(n) > 9 && n[:9] == "atomic64_":
+	case len(n) > 9 && string(n[:9]) == "atomic64_":
 		base, size = n[9:], core.DW
-	case len(n) > 7 && n[:7] == "atomic_":
+	case len(n) > 7 && string(n[:7]) == "atomic_":
 		base = n[7:]
 	default:
 		return false
 	}
-	switch base {
+	switch string(base) {
 	case "fetch_add":
 		imm = core.AtomicAdd | core.Fetch
 	case "fetch_or":
