@@ -63,7 +63,7 @@ func runConform(args []string, stdout, stderr io.Writer) error {
 		reps := r.RunFile(f)
 		each := time.Since(t0) / time.Duration(max(len(reps), 1))
 		for _, rep := range reps {
-			all = append(all, timedReport{rep, each})
+			all = append(all, timedReport{Report: rep, time: each})
 			switch {
 			case *format == "json":
 				prog.wipe()
@@ -126,6 +126,9 @@ func givenFlags(fs *flag.FlagSet) map[string]bool {
 type timedReport struct {
 	conformance.Report
 	time time.Duration
+	// suite names the report's testsuite in JUnit output (default:
+	// engine/scheme).
+	suite string
 }
 
 // progress is a line on stderr, rewritten in place, for people watching a
@@ -206,7 +209,10 @@ func writeJUnit(w io.Writer, name string, reps []timedReport, total time.Duratio
 	index := map[string]int{}
 	var times []time.Duration
 	for _, r := range reps {
-		key := r.Engine + "/" + r.Scheme.String()
+		key := r.suite
+		if key == "" {
+			key = r.Engine + "/" + r.Scheme.String()
+		}
 		k, ok := index[key]
 		if !ok {
 			k = len(doc.Suites)

@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"jitsim/conformance"
+	"jitsim/conformance/gen"
+	"jitsim/core"
+	"jitsim/core/interp"
 )
 
 // conformDir writes one passing and one failing case.
@@ -137,5 +143,60 @@ func TestConformProgress(t *testing.T) {
 	p.wipe()
 	if b.String() != "\r[1/3] a.data\033[K\r\033[K" {
 		t.Fatalf("progress output %q", b.String())
+	}
+}
+
+// TestFuzzFormats: -format json gives an object per difference, then the
+// summary; junit a failed testcase per difference (the summary on
+// stderr), or one passing testcase for a clean run.
+func TestFuzzFormats(t *testing.T) {
+	flip := flipEngine{interp.New()}
+	defer flip.e.Close()
+	run := func(format string, engines []core.Engine) (string, string, error) {
+		var o, e bytes.Buffer
+		err := fuzzFormat(conformance.FuzzOptions{
+			Schemes: []core.Scheme{core.Fixed, core.Legacy}, Seed: 9, N: 20, Gen: gen.DefaultConfig(),
+		}, func() ([]core.Engine, error) { return engines, nil }, 0, &o, &e, false, format)
+		return o.String(), e.String(), err
+	}
+	text, _, err := run("text", []core.Engine{flip})
+	diffs := strings.Count(text, "DIFF ")
+	if err != errFailed || diffs == 0 {
+		t.Fatalf("text: %v, %q", err, text)
+	}
+
+	out, _, err := run("json", []core.Engine{flip})
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if err != errFailed || len(lines) != diffs+1 || !strings.HasPrefix(lines[diffs], fmt.Sprintf("20 programs, %d differences (", diffs)) {
+		t.Fatalf("json: %v, %q", err, out)
+	}
+	var d struct {
+		Seed, Program uint64
+		Engine        string
+		TCC           []string
+		Reason        string
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &d); err != nil || d.Seed != 9 || d.Engine != "flip" || strings.Join(d.TCC, ",") != "fixed,legacy" || !strings.HasPrefix(d.Reason, "r0 0x") {
+		t.Fatalf("json line %q: %+v, %v", lines[0], d, err)
+	}
+
+	out, errOut, err := run("junit", []core.Engine{flip})
+	var doc struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Name string `xml:"name,attr"`
+		} `xml:"testsuite"`
+	}
+	if xerr := xml.Unmarshal([]byte(out), &doc); xerr != nil || err != errFailed || doc.Tests != diffs || doc.Failures != diffs ||
+		len(doc.Suites) != 1 || doc.Suites[0].Name != "fuzz seed 9" || !strings.HasPrefix(errOut, fmt.Sprintf("20 programs, %d differences", diffs)) {
+		t.Fatalf("junit: %v %v, stderr %q, %+v:\n%s", err, xerr, errOut, doc, out)
+	}
+	out, _, err = run("junit", nil)
+	if err != nil || !strings.Contains(out, `<testcase name="programs 0..19" classname="fuzz.fixed"`) || !strings.Contains(out, `failures="0"`) {
+		t.Fatalf("clean junit: %v:\n%s", err, out)
+	}
+	if code, _, errOut := jitsim(t, "fuzz", "-format", "yaml"); code != 2 || !strings.Contains(errOut, `-format "yaml": want text, json or junit`) {
+		t.Fatalf("exit %d, %q", code, errOut)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +27,7 @@ func runFuzz(args []string, stdout, stderr io.Writer) error {
 	budget := fs.Uint64("budget", core.DefaultBudget, "instruction budget of each run")
 	minimize := fs.Bool("minimize", true, "shrink each reproducer while the difference persists")
 	renew := fs.Int("renew", 2000, "build the engines afresh every N programs (0: never)")
+	format := fs.String("format", "text", "output: text (a line per difference, then the summary), json (an object per difference, then the summary) or junit (JUnit XML; the summary on stderr)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -34,6 +36,9 @@ func runFuzz(args []string, stdout, stderr io.Writer) error {
 	}
 	if *n <= 0 {
 		return usageError{"-n must be positive"}
+	}
+	if *format != "text" && *format != "json" && *format != "junit" {
+		return usageError{fmt.Sprintf("-format %q: want text, json or junit", *format)}
 	}
 	if *renew < 0 {
 		return usageError{"-renew must not be negative"}
@@ -52,10 +57,11 @@ func runFuzz(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	return fuzz(conformance.FuzzOptions{
+	return fuzzFormat(conformance.FuzzOptions{
 		Schemes: schemes, Seed: *seed, First: *first, N: *n,
 		Budget: *budget, Dir: *out, Minimize: *minimize,
-	}, func() ([]core.Engine, error) { return conformance.NewEngines(list) }, *renew, stdout, stderr, isTerminal(stderr))
+	}, func() ([]core.Engine, error) { return conformance.NewEngines(list) }, *renew, stdout, stderr,
+		isTerminal(stderr) && os.Getenv("CI") != "true", *format)
 }
 
 // isTerminal reports whether w is a character device: progress lines are
@@ -75,7 +81,17 @@ func isTerminal(w io.Writer) bool {
 // and built afresh: the simulator keeps every translation Unicorn made, so
 // its memory grows with each new program (about 15 KB per image).
 func fuzz(o conformance.FuzzOptions, newEngines func() ([]core.Engine, error), renew int, stdout, stderr io.Writer, progress bool) error {
+	return fuzzFormat(o, newEngines, renew, stdout, stderr, progress, "text")
+}
+
+// fuzzFormat is fuzz with the output format of -format: text, json (one
+// object per difference, then the summary line) or junit (a document with
+// a failed testcase per difference, or one passing testcase; the summary
+// line goes to stderr).
+func fuzzFormat(o conformance.FuzzOptions, newEngines func() ([]core.Engine, error), renew int, stdout, stderr io.Writer, progress bool, format string) error {
 	start := time.Now()
+	enc := json.NewEncoder(stdout)
+	var diffs []timedReport
 	var last time.Time
 	wipe := func() {
 		if progress && !last.IsZero() {
@@ -92,7 +108,26 @@ func fuzz(o conformance.FuzzOptions, newEngines func() ([]core.Engine, error), r
 		if where == "" {
 			where = fmt.Sprintf("seed %d program %d", d.Seed, d.Index)
 		}
-		fmt.Fprintf(stdout, "DIFF %s [%s/%s]: %s\n", where, d.Engine, strings.Join(schemes, ","), d.Reason)
+		switch format {
+		case "json":
+			enc.Encode(struct {
+				Seed   uint64   `json:"seed"`
+				Index  uint64   `json:"program"`
+				Engine string   `json:"engine"`
+				TCC    []string `json:"tcc"`
+				Reason string   `json:"reason"`
+				File   string   `json:"file,omitempty"`
+			}{d.Seed, d.Index, d.Engine, schemes, d.Reason, d.File})
+		case "junit":
+			rep := conformance.Report{File: where, Engine: d.Engine, Reason: d.Reason}
+			if len(d.Schemes) > 0 {
+				rep.Scheme = d.Schemes[0]
+			}
+			rep.Reason = fmt.Sprintf("under %s: %s", strings.Join(schemes, ","), d.Reason)
+			diffs = append(diffs, timedReport{Report: rep, suite: fmt.Sprintf("fuzz seed %d", d.Seed)})
+		default:
+			fmt.Fprintf(stdout, "DIFF %s [%s/%s]: %s\n", where, d.Engine, strings.Join(schemes, ","), d.Reason)
+		}
 	}
 	total := o.N
 	if renew <= 0 {
@@ -127,7 +162,20 @@ func fuzz(o conformance.FuzzOptions, newEngines func() ([]core.Engine, error), r
 		}
 	}
 	wipe()
-	fmt.Fprintf(stdout, "%d programs, %d differences (%.0f programs/s)\n", sum.Programs, sum.Diffs, float64(sum.Programs)/time.Since(start).Seconds())
+	summary := fmt.Sprintf("%d programs, %d differences (%.0f programs/s)", sum.Programs, sum.Diffs, float64(sum.Programs)/time.Since(start).Seconds())
+	if format == "junit" {
+		if len(diffs) == 0 {
+			last := o.First - 1
+			diffs = append(diffs, timedReport{suite: fmt.Sprintf("fuzz seed %d", o.Seed), Report: conformance.Report{Engine: "fuzz", Pass: true,
+				File: fmt.Sprintf("programs %d..%d", last+1-uint64(sum.Programs), last)}})
+		}
+		if err := writeJUnit(stdout, "jitsim fuzz", diffs, time.Since(start)); err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, summary)
+	} else {
+		fmt.Fprintln(stdout, summary)
+	}
 	if sum.Diffs > 0 {
 		return errFailed
 	}

@@ -49,7 +49,7 @@ func init() {
 		{"run", "[-engine E] [-tcc S] [-prog NAME] [-set MAP[KEY]=PROG]... [-mem HEX | -pkt HEX | -pkt-file F] [-ctx FIELD=V,...] [-budget N] [-json] [-trace] FILE", "run a clang-built object, asm, raw or .data file; print r0, the globals, the tail calls", runRun},
 		{"dump", "[-stage xlated|input|jited] [-arch x86_64|arm64] [-tcc fixed|legacy] [-ibt] [-bti] [-pac] [-lse=false] [-opcodes] [-addrs] [-prog NAME] FILE", "print a program like bpftool prog dump xlated, or (-arch) dump jited linum", runDump},
 		{"frames", "[-arch x86_64|arm64|interp] [-tcc fixed|legacy] [-at PROG:INSN[:HIT]] [-all] [-ibt] [-bti] [-pac] [-mem HEX] [-prog NAME] FILE", "draw the stack frames at a moment of a run (default: the deepest tail call)", runFrames},
-		{"fuzz", "[-engines E[,E...]] [-n N] [-seed S] [-first I] [-tcc fixed|legacy|both] [-out DIR] [-budget N] [-minimize=false]", "run random programs on every engine, compare with the interpreter, write reproducers", runFuzz},
+		{"fuzz", "[-engines E[,E...]] [-n N] [-seed S] [-first I] [-tcc fixed|legacy|both] [-out DIR] [-budget N] [-minimize=false] [-format text|json|junit]", "run random programs on every engine, compare with the interpreter, write reproducers", runFuzz},
 	}
 }
 
