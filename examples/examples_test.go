@@ -114,16 +114,22 @@ func object(t *testing.T, rel string) *core.Object {
 	if build.dir != "" {
 		path = filepath.Join(build.dir, rel)
 	}
+	return loadObject(t, path, rel)
+}
+
+// loadObject loads and verifies the object at path, naming it rel.
+func loadObject(tb testing.TB, path, rel string) *core.Object {
+	tb.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	obj, err := load.ELF(rel, data)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := analysis.Check(obj); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return obj
 }
@@ -196,7 +202,7 @@ var engines struct {
 	err  error
 }
 
-func allEngines(t *testing.T) []core.Engine {
+func allEngines(t testing.TB) []core.Engine {
 	engines.once.Do(func() {
 		engines.list, engines.err = conformance.NewEngines(strings.Join(conformance.Available(), ","))
 	})
