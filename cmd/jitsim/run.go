@@ -11,6 +11,7 @@ import (
 	"jitsim/conformance"
 	"jitsim/core"
 	"jitsim/core/ctx"
+	"jitsim/core/xlate"
 )
 
 // slotFlags collects -set MAP[KEY]=PROG.
@@ -80,6 +81,11 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := fillSlots(l.obj, slots); err != nil {
 		return usageError{"-set " + err.Error()}
+	}
+	// What the verifier would refuse or jitsim does not model (a context
+	// field, a slot's program type) is bad input, not a failed run.
+	if _, err := xlate.Object(l.obj); err != nil {
+		return inputError{err}
 	}
 	p := l.obj.Progs[l.prog]
 	in := l.input

@@ -153,3 +153,13 @@ func TestRunBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestRunUnmodelledField: a context field jitsim does not model is one
+// line naming the file, section, instruction and C line; exit 2.
+func TestRunUnmodelledField(t *testing.T) {
+	code, out, errOut := jitsim(t, "run", "-engine", "x86_64", "../../core/xlate/testdata/tstamp.o")
+	want := "jitsim run: read_tstamp: ../../core/xlate/testdata/tstamp.o:tc:15:14 (insn 0): xlate: __sk_buff.tstamp (offset 152, 8-byte read) is not modelled by jitsim's context: not supported; C: return skb->tstamp != 0;\n"
+	if code != 2 || out != "" || errOut != want {
+		t.Fatalf("exit %d, stdout %q, stderr %q\nwant %q", code, out, errOut, want)
+	}
+}
