@@ -16,6 +16,7 @@ import (
 	"jitsim/conformance"
 	"jitsim/core"
 	"jitsim/core/analysis"
+	"jitsim/core/asm"
 	"jitsim/core/ctx"
 	"jitsim/core/load"
 	"jitsim/core/maps"
@@ -772,5 +773,55 @@ func setRodata(name string, v uint64) func(t *testing.T, obj *core.Object) {
 			}
 		}
 		t.Fatalf("no initialised global %s", name)
+	}
+}
+
+// TestContextRewritesAllEngines: every kind of rewritten context access
+// (chains, masks, narrow and sign-extending reads, the queue_mapping
+// guard, packet pointers, LD_ABS/LD_IND with their early exit) gives the
+// interpreter's r0 on every engine. The values are checked against the
+// kernel's rules on the interpreter in core/ctx's tests.
+func TestContextRewritesAllEngines(t *testing.T) {
+	progs := []struct{ typ, src string }{
+		{"tc", "r0 = *(u32 *)(r1 +40)\nr2 = *(u32 *)(r1 +4)\nr0 += r2\nr2 = *(u8 *)(r1 +17)\nr0 += r2"},
+		{"socket", "r0 = *(u32 *)(r1 +40)\nr2 = *(s8 *)(r1 +8)\nr0 += r2\nr2 = *(u16 *)(r1 +18)\nr0 += r2"},
+		{"tc", "r0 = *(u32 *)(r1 +20)\n*(u32 *)(r1 +12) = 65535\nr2 = 7\n*(u32 *)(r1 +12) = r2\nr2 = *(u32 *)(r1 +12)\nr0 += r2"},
+		{"tc", "r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr0 = r3\nr0 -= r2\nr2 = *(u8 *)(r2 +23)\nr0 += r2"},
+		{"xdp", "r0 = *(u32 *)(r1 +12)\nr2 = *(u32 *)(r1 +16)\nr0 += r2\nr2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr3 -= r2\nr0 += r3"},
+		{"tc", "r6 = r1\nr7 = 20\nr0 = *(u16 *)skb[12]\nr8 = r0\nr0 = *(u8 *)skb[r7 + 3]\nr0 += r8\nr8 = r0\nr0 = *(u32 *)skb[-1048572]\nr0 += r8"},
+		{"socket", "r6 = r1\nr0 = *(u8 *)skb[200]\nr0 = 99"},
+	}
+	es := allEngines(t)
+	for k, pr := range progs {
+		obj, err := asm.Parse("t.s", []byte(".helpers kernel\n.prog p "+pr.typ+"\n"+pr.src+"\nexit\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj.Progs[0].KernelCtx = true
+		if err := analysis.Check(obj); err != nil {
+			t.Fatal(err)
+		}
+		opts := ctx.Options{Mark: 0xff80, VlanTCI: 3}
+		if pr.typ == "xdp" {
+			opts = ctx.Options{Ifindex: 4, RxQueueIndex: 2}
+		}
+		in, err := ctx.Build(obj.Progs[0], ctx.PktV4(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want uint64
+		for _, e := range es {
+			for _, s := range []core.Scheme{core.Fixed, core.Legacy} {
+				res, err := e.Run(obj, 0, in, core.RunOptions{Scheme: s})
+				if err != nil {
+					t.Fatalf("program %d on %s/%s: %v", k, e.Name(), s, err)
+				}
+				if e.Name() == "interp" && s == core.Fixed {
+					want = res.R0
+				} else if res.R0 != want {
+					t.Errorf("program %d on %s/%s: r0 %#x, interpreter %#x", k, e.Name(), s, res.R0, want)
+				}
+			}
+		}
 	}
 }
