@@ -90,15 +90,22 @@ type labelDef struct {
 // labelTab interns the label names of one program. A definition and every
 // reference find or add the name's entry, so endProg resolves a reference
 // by index, and a name stays in src: no string per label, no map. Open
-// addressing over a power-of-two index, kept at most half full.
+// addressing over a power-of-two index, kept at most half full; an index
+// slot holds the name's hash and an entry holds names of up to 8 bytes
+// whole, so a lookup seldom reads src or an entry that is not the match.
 type labelTab struct {
-	index []int32 // entry+1; 0 is empty
+	index []labelSlot
 	ents  []labelEnt
 }
 
+type labelSlot struct {
+	hash uint32
+	ent  uint32 // entry+1; 0 is empty
+}
+
 type labelEnt struct {
-	start, end int32 // the name in src, where first seen
-	hash       uint32
+	key        uint64 // the name, little-endian, when at most 8 bytes
+	start, end int32  // the name in src, where first seen
 	def        labelDef
 }
 
@@ -107,40 +114,73 @@ func (t *labelTab) reset() {
 	t.ents = t.ents[:0]
 }
 
+// nameKey packs a name of at most 8 bytes into a word; short is false
+// for a longer one.
+func nameKey(src []byte, start, end int) (key uint64, short bool) {
+	n := end - start
+	if n > 8 {
+		return 0, false
+	}
+	if start+8 <= len(src) {
+		key = binary.LittleEndian.Uint64(src[start:])
+		if n < 8 {
+			key &= 1<<(8*n) - 1
+		}
+		return key, true
+	}
+	for k := end - 1; k >= start; k-- {
+		key = key<<8 | uint64(src[k])
+	}
+	return key, true
+}
+
 // find returns the entry of src[start:end], adding an undefined one.
 func (t *labelTab) find(src []byte, start, end int) int32 {
-	name := src[start:end]
-	h := uint32(2166136261) // FNV-1a
-	for _, c := range name {
-		h = (h ^ uint32(c)) * 16777619
+	key, short := nameKey(src, start, end)
+	var h uint32
+	if short {
+		h = uint32((key * 0x9e3779b97f4a7c15) >> 32) // Fibonacci hashing
+	} else {
+		h = 2166136261 // FNV-1a
+		for _, c := range src[start:end] {
+			h = (h ^ uint32(c)) * 16777619
+		}
 	}
 	if 2*(len(t.ents)+1) > len(t.index) {
 		t.grow()
 	}
+	n := int32(end - start)
 	mask := uint32(len(t.index) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
-		e := t.index[i]
-		if e == 0 {
-			t.ents = append(grow(t.ents, 1), labelEnt{start: int32(start), end: int32(end), hash: h, def: labelDef{slot: -1, sym: -1}})
-			t.index[i] = int32(len(t.ents))
+		s := t.index[i]
+		if s.ent == 0 {
+			t.ents = append(grow(t.ents, 1), labelEnt{key: key, start: int32(start), end: int32(end), def: labelDef{slot: -1, sym: -1}})
+			t.index[i] = labelSlot{hash: h, ent: uint32(len(t.ents))}
 			return int32(len(t.ents) - 1)
 		}
-		if en := &t.ents[e-1]; en.hash == h && string(src[en.start:en.end]) == string(name) {
-			return e - 1
+		if s.hash != h {
+			continue
+		}
+		en := &t.ents[s.ent-1]
+		if en.end-en.start == n && (short && en.key == key || !short && string(src[en.start:en.end]) == string(src[start:end])) {
+			return int32(s.ent - 1)
 		}
 	}
 }
 
 func (t *labelTab) grow() {
-	n := max(64, 2*len(t.index))
-	t.index = make([]int32, n)
-	mask := uint32(n - 1)
-	for k := range t.ents {
-		i := t.ents[k].hash & mask
-		for t.index[i] != 0 {
+	old := t.index
+	t.index = make([]labelSlot, max(64, 2*len(old)))
+	mask := uint32(len(t.index) - 1)
+	for _, s := range old {
+		if s.ent == 0 {
+			continue
+		}
+		i := s.hash & mask
+		for t.index[i].ent != 0 {
 			i = (i + 1) & mask
 		}
-		t.index[i] = int32(k + 1)
+		t.index[i] = s
 	}
 }
 

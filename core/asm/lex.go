@@ -81,6 +81,15 @@ func (p *parser) acceptWord(w string) bool {
 }
 
 func (p *parser) expect(c byte) bool {
+	// Inlined fast path: c right at the cursor.
+	if p.i < p.end && p.buf[p.i] == c {
+		p.i++
+		return true
+	}
+	return p.expectAfterBlanks(c)
+}
+
+func (p *parser) expectAfterBlanks(c byte) bool {
 	if p.accept(c) {
 		return true
 	}
@@ -188,6 +197,42 @@ func (p *parser) regToken() []byte {
 	return b[start:i]
 }
 
+// regFast decodes the register at the cursor when it is spelled as most
+// are ("r1", "w10", "%r3", not followed by an identifier byte) and of a
+// kind want accepts; otherwise it consumes nothing and reg takes the
+// general path, which then reads the same token.
+func (p *parser) regFast(want byte) (core.Reg, byte, bool) {
+	b, i := p.buf[:p.end], p.i
+	if i+1 >= len(b) {
+		return 0, 0, false
+	}
+	kind := b[i]
+	switch kind {
+	case regR, regW:
+	case regPercent:
+		i++
+		if b[i] != 'r' {
+			return 0, 0, false
+		}
+	default:
+		return 0, 0, false
+	}
+	i++
+	if i >= len(b) || !isDigit(b[i]) {
+		return 0, 0, false
+	}
+	r := core.Reg(b[i] - '0')
+	i++
+	if r == 1 && i < len(b) && b[i] == '0' {
+		r, i = core.R10, i+1
+	}
+	if i < len(b) && identByte[b[i]] || want != 0 && kind != want && !(want == regR && kind == regPercent) {
+		return 0, 0, false
+	}
+	p.i = i
+	return r, kind, true
+}
+
 // isRegNext reports whether a register follows, without consuming it.
 func (p *parser) isRegNext() bool {
 	save := p.i
@@ -199,6 +244,9 @@ func (p *parser) isRegNext() bool {
 // reg scans a register; want is 0 (any spelling) or the kind required.
 func (p *parser) reg(want byte) (core.Reg, byte) {
 	p.skipSpace()
+	if r, kind, ok := p.regFast(want); ok {
+		return r, kind
+	}
 	start := p.i
 	tok := p.regToken()
 	r, kind, ok := parseReg(tok)
