@@ -83,19 +83,25 @@ func add2reg(b byte, rm, r reg) byte { return b + rm.lo3() + r.lo3()<<3 }
 // maybeRex is maybe_emit_mod(): REX.W for 64-bit operands, else a REX only
 // when a register needs one.
 func (a *asm) maybeRex(w bool, rm, r reg) {
+	// Built once and emitted unless it is a bare 0x40 (no W, R or B), so
+	// that the builders calling this inline it.
+	rex := add2mod(0x40, rm, r)
 	if w {
-		a.emit1(add2mod(0x48, rm, r))
-	} else if isEreg(rm) || isEreg(r) {
-		a.emit1(add2mod(0x40, rm, r))
+		rex |= 8
+	}
+	if rex != 0x40 {
+		a.emit1(rex)
 	}
 }
 
 // maybeRex1 is maybe_emit_1mod().
 func (a *asm) maybeRex1(w bool, rm reg) {
+	rex := add1mod(0x40, rm)
 	if w {
-		a.emit1(add1mod(0x48, rm))
-	} else if isEreg(rm) {
-		a.emit1(add1mod(0x40, rm))
+		rex |= 8
+	}
+	if rex != 0x40 {
+		a.emit1(rex)
 	}
 }
 

@@ -320,8 +320,14 @@ func (c *compiler) scan(fs *funcState) error {
 			}
 		}
 	}
-	for k, ins := range insns {
-		if kind[k] != kindVolatile || !ins.IsJump() {
+	for k, kd := range kind {
+		// Walk the kinds, one byte per slot, and look at the insn only
+		// for the volatile ones.
+		if kd != kindVolatile {
+			continue
+		}
+		ins := &insns[k]
+		if !ins.IsJump() {
 			continue
 		}
 		if ins.Op == core.JMP|core.JA && ins.Off == -1 || ins.Op == core.JMP32|core.JA && ins.Imm == -1 {
@@ -426,11 +432,16 @@ func (c *compiler) flush() {
 	if cap(c.out)-len(c.out) < asmSize {
 		c.out = slices.Grow(c.out, asmSize)
 	}
-	dst := c.out[len(c.out) : len(c.out)+asmSize]
-	for k := 0; k < n; k += 8 {
-		binary.LittleEndian.PutUint64(dst[k:], binary.LittleEndian.Uint64(c.a.b[k:]))
+	l := len(c.out)
+	dst, b := c.out[l:l+asmSize], &c.a.b
+	// Two words unconditionally (most insns are shorter), then the rest;
+	// constant indices into fixed-size buffers need no bounds checks.
+	binary.LittleEndian.PutUint64(dst[0:8], binary.LittleEndian.Uint64(b[0:8]))
+	binary.LittleEndian.PutUint64(dst[8:16], binary.LittleEndian.Uint64(b[8:16]))
+	for k := 16; k < n; k += 8 {
+		binary.LittleEndian.PutUint64(dst[k:], binary.LittleEndian.Uint64(b[k:]))
 	}
-	c.out = c.out[:len(c.out)+n]
+	c.out = c.out[:l+n]
 	c.proglen += n
 }
 
@@ -463,15 +474,21 @@ func (c *compiler) copyRun(i int, src *int) (int, error) {
 func (c *compiler) sizePass() (int, error) {
 	fs := c.fs
 	c.seenExit = false
-	proglen := fs.addrs[0]
+	addrs := fs.addrs
+	proglen := addrs[0]
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	kind := c.kind[fs.start : fs.start+fs.n]
-	size0 := c.size0[fs.start : fs.start+fs.n]
+	size0 := c.size0[fs.start : fs.start+len(kind)]
 	for k, kd := range kind {
 		i := k + 1
 		size := int(size0[k])
 		switch kd & 15 {
 		case kindPlain, kindSecond:
+			// The first pass checked these sizes against
+			// BPF_MAX_INSN_SIZE.
+			proglen += size
+			addrs[i] = proglen
+			continue
 		case kindCond:
 			pre := int(kd >> 4)
 			nops, jlen, err := c.condJmpForm(i, fs.addrs[i+int(insns[k].Off)]-fs.addrs[i], pre)
@@ -511,7 +528,7 @@ func (c *compiler) sizePass() (int, error) {
 			return 0, c.errorf(fs.start+k, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", insns[k].Op, size)
 		}
 		proglen += size
-		fs.addrs[i] = proglen
+		addrs[i] = proglen
 	}
 	return proglen, nil
 }
