@@ -54,13 +54,15 @@ func DecodeRaw(file string, b []byte) ([]Insn, error) {
 	}
 	insns := make([]Insn, n)
 	pendingHi := false // the previous slot opened an ld_imm64
+	b = b[:n*InsnSize]
 	for i := range insns {
 		w := binary.LittleEndian.Uint64(b[i*InsnSize:])
-		ins := Insn{Op: uint8(w), Dst: Reg(w>>8) & 0x0f, Src: Reg(w>>12) & 0x0f, Off: int16(w >> 16), Imm: int32(w >> 32)}
-		insns[i] = ins
+		p := &insns[i]
+		p.Op, p.Dst, p.Src = uint8(w), Reg(w>>8)&0x0f, Reg(w>>12)&0x0f
+		p.Off, p.Imm = int16(w>>16), int32(w>>32)
 		// The second slot of a pair is data even when its opcode byte
 		// happens to read as ld_imm64.
-		pendingHi = !pendingHi && ins.Op == LD|IMM|DW
+		pendingHi = !pendingHi && uint8(w) == LD|IMM|DW
 	}
 	if pendingHi {
 		return nil, Errorf(Pos{File: file, Insn: n - 1}, "load", "ld_imm64 is truncated: its second slot is missing")
