@@ -190,3 +190,17 @@ func FuzzParseCase(f *testing.F) {
 		_, _ = c.Load()
 	})
 }
+
+// TestSuiteLLSC runs the suite on arm64 as a CPU without LSE sees it: the
+// JIT's LL/SC atomics, checked against the interpreter.
+func TestSuiteLLSC(t *testing.T) {
+	es, err := NewEngines("interp,arm64-llsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es[1].Name() != "arm64-llsc" {
+		t.Fatalf("engine named %q", es[1].Name())
+	}
+	r := &Runner{Engines: es, Schemes: []core.Scheme{core.Fixed, core.Legacy}}
+	runAll(t, r, append(dataFiles(t, filepath.Join(sharedDir, "tests")), dataFiles(t, "testdata")...))
+}
