@@ -10,7 +10,6 @@ package asm
 import (
 	"bytes"
 	"encoding/binary"
-	"math/bits"
 	"slices"
 	"strconv"
 
@@ -236,36 +235,39 @@ func (p *parser) run() {
 		line = 1
 	}
 	src := p.src
+	// Most lines have no comment and one statement. The next '#', '/' and
+	// ';' in src are kept as cursors, each found by bytes.IndexByte (which
+	// scans many bytes per step) only once the parse has passed the last
+	// one; a line that ends before all three is parsed in place, any
+	// other goes through parseLine.
+	hash, slash, semi := -1, -1, -1
 	for off := 0; off <= len(src) && p.err == nil; line++ {
-		// Most lines have no comment and one statement: scan for the end
-		// of the line and for the bytes that may start a comment or
-		// another statement at once, and parse such a line in place.
-		j := lineStopAt(src, off)
-		if (j == len(src) || src[j] == '\n') && !p.inBlock {
-			p.lineNo, p.lineOff = line, off
-			p.buf = src[off:j]
-			p.i, p.end = 0, j-off
-			p.statement()
-			if j == len(src) {
-				break
-			}
-			off = j + 1
-			continue
+		nl := bytes.IndexByte(src[off:], '\n')
+		end := len(src)
+		if nl >= 0 {
+			end = off + nl
 		}
-		nl := bytes.IndexByte(src[j:], '\n')
-		var l []byte
-		if nl < 0 {
-			l = src[off:]
-		} else {
-			nl += j - off
-			l = src[off : off+nl]
+		if hash < off {
+			hash = nextByte(src, '#', off)
+		}
+		if slash < off {
+			slash = nextByte(src, '/', off)
+		}
+		if semi < off {
+			semi = nextByte(src, ';', off)
 		}
 		p.lineNo, p.lineOff = line, off
-		p.parseLine(l)
+		if min(hash, slash, semi) >= end && !p.inBlock {
+			p.buf = src[off:end]
+			p.i, p.end = 0, end-off
+			p.statement()
+		} else {
+			p.parseLine(src[off:end])
+		}
 		if nl < 0 {
 			break
 		}
-		off += nl + 1
+		off = end + 1
 	}
 	if p.err == nil && p.inBlock {
 		p.errorAt(p.pos(0), "unterminated /* comment")
@@ -352,37 +354,18 @@ func (p *parser) parseLine(l []byte) {
 // commentStart marks the bytes that may start a comment.
 var commentStart = [256]bool{'#': true, '/': true}
 
-// lineStop marks the bytes run's line scan stops at: the end of the line
-// and what may start a comment or a statement after ';'.
-var lineStop = [256]bool{'\n': true, '#': true, '/': true, ';': true}
-
-// lineStopAt returns the index of the first byte from j on that lineStop
-// marks, or len(src). It tests 8 bytes at a time; the lowest byte flagged
-// by zeroBytes is a true match (false positives only sit above one), so
-// the lowest over the four patterns is the first stop.
-func lineStopAt(src []byte, j int) int {
-	for j+8 <= len(src) {
-		w := binary.LittleEndian.Uint64(src[j:])
-		z := zeroBytes(w^0x0a0a0a0a0a0a0a0a) | zeroBytes(w^0x2323232323232323) |
-			zeroBytes(w^0x2f2f2f2f2f2f2f2f) | zeroBytes(w^0x3b3b3b3b3b3b3b3b)
-		if z != 0 {
-			return j + bits.TrailingZeros64(z)>>3
-		}
-		j += 8
+// nextByte returns the index of the first c in src at or after off, or
+// len(src). run calls it again only once off has passed the answer.
+func nextByte(src []byte, c byte, off int) int {
+	if k := bytes.IndexByte(src[off:], c); k >= 0 {
+		return off + k
 	}
-	for j < len(src) && !lineStop[src[j]] {
-		j++
-	}
-	return j
+	return len(src)
 }
 
-// zeroBytes sets the top bit of the bytes of w that are zero (and maybe of
-// bytes above a zero one).
-func zeroBytes(w uint64) uint64 {
-	return (w - 0x0101010101010101) &^ w & 0x8080808080808080
+func hasZeroByte(w uint64) bool {
+	return (w-0x0101010101010101)&^w&0x8080808080808080 != 0
 }
-
-func hasZeroByte(w uint64) bool { return zeroBytes(w) != 0 }
 
 // blankBlock blanks a /* comment in b from i (inside the comment) to its
 // */ or the end of the line, and returns the index after it.
