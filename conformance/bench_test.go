@@ -2,22 +2,11 @@ package conformance
 
 import (
 	"os"
-	"syscall"
 	"testing"
-	"time"
 
 	"jitsim/core"
+	"jitsim/internal/cputime"
 )
-
-// cpuTime is the process's user+system time: the machine is shared, so
-// the suite's time per CPU second is reported beside the wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkConformance is the whole conformance suite (the public
 // bpf_conformance files and jitsim's own, tail calls included) per op,
@@ -47,7 +36,7 @@ func BenchmarkConformance(b *testing.B) {
 		r := &Runner{Engines: es, Schemes: []core.Scheme{core.Fixed, core.Legacy}, Strict: true}
 		b.Run(set, func(b *testing.B) {
 			runs := 0
-			cpu0 := cpuTime()
+			cpu0 := cputime.Now()
 			for b.Loop() {
 				for _, c := range cases {
 					for _, rep := range r.Run(c) {
@@ -59,7 +48,7 @@ func BenchmarkConformance(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/suite")
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/suite")
+			b.ReportMetric(float64((cputime.Now()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/suite")
 			b.ReportMetric(float64(runs)/float64(b.N), "reports/suite")
 		})
 		for _, e := range es {

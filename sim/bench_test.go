@@ -4,26 +4,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"jitsim/conformance"
 	"jitsim/core"
 	"jitsim/core/interp"
+	"jitsim/internal/cputime"
 	"jitsim/sim"
 )
-
-// cpuTime is the process's user+system time. The machine is shared, so
-// wall-clock rates move with the load; each benchmark also reports its
-// rate per CPU second (Unicorn runs on the benchmark's own thread).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // loopSrc is the tight ALU loop: three BPF instructions per iteration, one
 // translated block, so the budget hook runs once per three instructions.
@@ -46,7 +35,7 @@ func BenchmarkLoop(b *testing.B) {
 			e := getEngine(b, c.name)
 			opts := core.RunOptions{Budget: 4 * n}
 			var insns uint64
-			cpu0 := cpuTime()
+			cpu0 := cputime.Now()
 			for b.Loop() {
 				res, err := e.Run(obj, 0, core.Input{}, opts)
 				if err != nil {
@@ -55,7 +44,7 @@ func BenchmarkLoop(b *testing.B) {
 				insns += res.Insns
 			}
 			b.ReportMetric(float64(insns)/b.Elapsed().Seconds(), "insns/s")
-			b.ReportMetric(float64(insns)/(cpuTime()-cpu0).Seconds(), "insns/cpu-s")
+			b.ReportMetric(float64(insns)/(cputime.Now()-cpu0).Seconds(), "insns/cpu-s")
 		})
 	}
 }
@@ -74,7 +63,7 @@ func BenchmarkTinyRun(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/timeout=%v", name, timeout), func(b *testing.B) {
 				e := engines[name]
 				opts := core.RunOptions{Timeout: timeout}
-				cpu0 := cpuTime()
+				cpu0 := cputime.Now()
 				for b.Loop() {
 					res, err := e.Run(obj, 0, in, opts)
 					if err != nil || res.R0 != 0x04030202 {
@@ -82,7 +71,7 @@ func BenchmarkTinyRun(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/run")
-				b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/run")
+				b.ReportMetric(float64((cputime.Now()-cpu0).Microseconds())/float64(b.N), "cpu-µs/run")
 			})
 		}
 	}
@@ -162,7 +151,7 @@ func BenchmarkSuite(b *testing.B) {
 		Schemes: []core.Scheme{core.Fixed, core.Legacy},
 	}
 	runs := 0
-	cpu0 := cpuTime()
+	cpu0 := cputime.Now()
 	for b.Loop() {
 		for _, c := range cases {
 			for _, rep := range r.Run(c) {
@@ -174,6 +163,6 @@ func BenchmarkSuite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/suite")
-	b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/suite")
+	b.ReportMetric(float64((cputime.Now()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/suite")
 	b.ReportMetric(float64(runs)/float64(b.N), "runs/suite")
 }

@@ -2,26 +2,15 @@ package sim
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
-	"time"
 
 	"jitsim/core"
 	"jitsim/core/analysis"
 	"jitsim/core/asm"
 	"jitsim/core/mem"
+	"jitsim/internal/cputime"
 	"jitsim/sim/uc"
 )
-
-// cpuTime is the process's user+system time (see bench_test.go's: this
-// file is in package sim, that one in sim_test).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkBound compares ways to bound the tight loop of BenchmarkLoop on
 // the same JITed image: no bound at all (a bare Unicorn instance with the
@@ -49,7 +38,7 @@ func BenchmarkBound(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(arch+"/budget", func(b *testing.B) {
-			cpu0 := cpuTime()
+			cpu0 := cputime.Now()
 			for b.Loop() {
 				res, err := e.Run(obj, 0, core.Input{}, core.RunOptions{Budget: 4 * n})
 				if err != nil || res.Insns != insns {
@@ -57,7 +46,7 @@ func BenchmarkBound(b *testing.B) {
 				}
 			}
 			b.ReportMetric(insns*float64(b.N)/b.Elapsed().Seconds(), "insns/s")
-			b.ReportMetric(insns*float64(b.N)/(cpuTime()-cpu0).Seconds(), "insns/cpu-s")
+			b.ReportMetric(insns*float64(b.N)/(cputime.Now()-cpu0).Seconds(), "insns/cpu-s")
 		})
 		// Other instances over the same host memory, without hooks. Each
 		// bound gets its own: Unicorn compiles the count hook into the code
@@ -99,7 +88,7 @@ func BenchmarkBound(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				bare := bareInstance(b)
-				cpu0 := cpuTime()
+				cpu0 := cputime.Now()
 				for b.Loop() {
 					setup(b, bare)
 					if err := bare.Start(im.entry, stop, 0, count); err != nil {
@@ -110,7 +99,7 @@ func BenchmarkBound(b *testing.B) {
 					}
 				}
 				b.ReportMetric(insns*float64(b.N)/b.Elapsed().Seconds(), "insns/s")
-				b.ReportMetric(insns*float64(b.N)/(cpuTime()-cpu0).Seconds(), "insns/cpu-s")
+				b.ReportMetric(insns*float64(b.N)/(cputime.Now()-cpu0).Seconds(), "insns/cpu-s")
 			})
 		}
 	}

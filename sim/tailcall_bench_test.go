@@ -5,6 +5,7 @@ import (
 
 	"jitsim/core"
 	"jitsim/core/interp"
+	"jitsim/internal/cputime"
 	"jitsim/sim"
 )
 
@@ -38,7 +39,7 @@ func BenchmarkTailCalls(b *testing.B) {
 				e := engines[name]
 				opts := core.RunOptions{Scheme: scheme}
 				calls := 0
-				cpu0 := cpuTime()
+				cpu0 := cputime.Now()
 				for b.Loop() {
 					res, err := e.Run(obj, 0, core.Input{}, opts)
 					if err != nil || res.R0 != 7 || len(res.TailCalls) != 33 {
@@ -47,7 +48,7 @@ func BenchmarkTailCalls(b *testing.B) {
 					calls += len(res.TailCalls)
 				}
 				b.ReportMetric(float64(calls)/b.Elapsed().Seconds(), "tailcalls/s")
-				b.ReportMetric(float64(calls)/(cpuTime()-cpu0).Seconds(), "tailcalls/cpu-s")
+				b.ReportMetric(float64(calls)/(cputime.Now()-cpu0).Seconds(), "tailcalls/cpu-s")
 				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/run")
 			})
 		}
@@ -98,16 +99,16 @@ func BenchmarkPoke(b *testing.B) {
 		if err := set.SetSlot(0, 0, 1); err != nil {
 			b.Fatal(err)
 		}
-		cpu0 := cpuTime()
+		cpu0 := cputime.Now()
 		for b.Loop() {
 			run(b, 2)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N), "µs/run")
-		b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/run")
+		b.ReportMetric(float64((cputime.Now()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/run")
 	})
 	b.Run("poke+run", func(b *testing.B) {
 		filled := false
-		cpu0 := cpuTime()
+		cpu0 := cputime.Now()
 		for b.Loop() {
 			var err error
 			if filled {
@@ -126,6 +127,6 @@ func BenchmarkPoke(b *testing.B) {
 			run(b, want)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N), "µs/poke+run")
-		b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/poke+run")
+		b.ReportMetric(float64((cputime.Now()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/poke+run")
 	})
 }

@@ -2,12 +2,11 @@ package arm64
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
-	"time"
 
 	"jitsim/core"
 	"jitsim/core/jit"
+	"jitsim/internal/cputime"
 )
 
 // benchProgram builds n slots of a typical mix: ALU with immediates and
@@ -53,7 +52,7 @@ func BenchmarkCompile(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportAllocs()
-				cpu0 := cpuTime()
+				cpu0 := cputime.Now()
 				b.ResetTimer()
 				for b.Loop() {
 					if _, err := Compile(p, opts); err != nil {
@@ -63,19 +62,10 @@ func BenchmarkCompile(b *testing.B) {
 				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "insns/s")
 				// The machine is shared: CPU time says what the code costs
 				// when wall time includes waiting for a core.
-				if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
+				if cpu := (cputime.Now() - cpu0).Seconds(); cpu > 0 {
 					b.ReportMetric(float64(n)*float64(b.N)/cpu, "insns/cpu-s")
 				}
 			})
 		}
 	}
-}
-
-// cpuTime is the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

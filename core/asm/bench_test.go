@@ -3,11 +3,10 @@ package asm_test
 import (
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"jitsim/core/asm"
+	"jitsim/internal/cputime"
 )
 
 // benchSource generates n lines mixing both syntaxes, labels, jumps,
@@ -55,7 +54,7 @@ func BenchmarkParse(b *testing.B) {
 	}
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Now()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := asm.Parse("bench.s", src); err != nil {
@@ -65,18 +64,9 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	// The machine is shared: CPU time says what the parser costs when wall
 	// time includes waiting for a core.
-	if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
+	if cpu := (cputime.Now() - cpu0).Seconds(); cpu > 0 {
 		b.ReportMetric(float64(lines)*float64(b.N)/cpu, "lines/cpu-s")
 	}
-}
-
-// cpuTime is the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkFormat(b *testing.B) {

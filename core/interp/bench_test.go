@@ -1,21 +1,12 @@
 package interp_test
 
 import (
-	"syscall"
 	"testing"
-	"time"
 
 	"jitsim/core"
 	"jitsim/core/interp"
+	"jitsim/internal/cputime"
 )
-
-// cpuTime is the process's user+system time: on a machine shared with
-// other work it says more about the interpreter than wall time does.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // benchRun runs obj b.N times and reports the BPF instruction rate per
 // wall-clock second and per CPU second.
@@ -24,7 +15,7 @@ func benchRun(b *testing.B, obj *core.Object, in core.Input, want uint64) {
 	defer e.Close()
 	opts := core.RunOptions{Budget: 1 << 40}
 	var insns uint64
-	cpu0 := cpuTime()
+	cpu0 := cputime.Now()
 	for b.Loop() {
 		res, err := e.Run(obj, 0, in, opts)
 		if err != nil {
@@ -35,7 +26,7 @@ func benchRun(b *testing.B, obj *core.Object, in core.Input, want uint64) {
 		}
 		insns += res.Insns
 	}
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Now() - cpu0
 	b.ReportMetric(float64(insns)/b.Elapsed().Seconds(), "insns/s")
 	b.ReportMetric(float64(insns)/cpu.Seconds(), "insns/cpu-s")
 }
