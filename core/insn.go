@@ -240,3 +240,41 @@ func LdImm64(dst Reg, src Reg, imm uint64) [2]Insn {
 		{Imm: int32(uint32(imm >> 32))},
 	}
 }
+
+// CondJump decides a conditional jump whose operands are known: a is dst,
+// b is src or the sign-extended immediate, as the instruction reads them.
+// JMP compares all 64 bits, JMP32 the low 32; the signed operations compare
+// two's complement values. ok is false for anything that is not a
+// conditional jump.
+func CondJump(ins Insn, a, b uint64) (taken, ok bool) {
+	sa, sb := int64(a), int64(b)
+	if ins.Class() == JMP32 {
+		a, b = uint64(uint32(a)), uint64(uint32(b))
+		sa, sb = int64(int32(uint32(a))), int64(int32(uint32(b)))
+	}
+	switch ins.OpCode() {
+	case JEQ:
+		return a == b, true
+	case JNE:
+		return a != b, true
+	case JGT:
+		return a > b, true
+	case JGE:
+		return a >= b, true
+	case JLT:
+		return a < b, true
+	case JLE:
+		return a <= b, true
+	case JSET:
+		return a&b != 0, true
+	case JSGT:
+		return sa > sb, true
+	case JSGE:
+		return sa >= sb, true
+	case JSLT:
+		return sa < sb, true
+	case JSLE:
+		return sa <= sb, true
+	}
+	return false, false
+}

@@ -227,35 +227,5 @@ func branch(ins core.Insn, s *state) (taken, known bool) {
 	if d.kind != kConst || src.kind != kConst {
 		return false, false
 	}
-	a, b := uint64(d.c), uint64(src.c)
-	sa, sb := int64(a), int64(b)
-	if ins.Class() == core.JMP32 {
-		a, b = uint64(uint32(a)), uint64(uint32(b))
-		sa, sb = int64(int32(uint32(a))), int64(int32(uint32(b)))
-	}
-	switch ins.OpCode() {
-	case core.JEQ:
-		return a == b, true
-	case core.JNE:
-		return a != b, true
-	case core.JGT:
-		return a > b, true
-	case core.JGE:
-		return a >= b, true
-	case core.JLT:
-		return a < b, true
-	case core.JLE:
-		return a <= b, true
-	case core.JSET:
-		return a&b != 0, true
-	case core.JSGT:
-		return sa > sb, true
-	case core.JSGE:
-		return sa >= sb, true
-	case core.JSLT:
-		return sa < sb, true
-	case core.JSLE:
-		return sa <= sb, true
-	}
-	return false, false
+	return core.CondJump(ins, uint64(d.c), uint64(src.c))
 }

@@ -443,39 +443,5 @@ func branch(ins core.Insn, s *regs) (taken, known bool) {
 	if d.k != kConst {
 		return false, false
 	}
-	a := d.c
-	if ins.Class() == core.JMP32 {
-		a, b = uint64(uint32(a)), uint64(uint32(b))
-		sa, sb := int64(int32(a)), int64(int32(b))
-		return compare(op, a, b, sa, sb)
-	}
-	return compare(op, a, b, int64(a), int64(b))
-}
-
-func compare(op uint8, a, b uint64, sa, sb int64) (bool, bool) {
-	switch op {
-	case core.JEQ:
-		return a == b, true
-	case core.JNE:
-		return a != b, true
-	case core.JGT:
-		return a > b, true
-	case core.JGE:
-		return a >= b, true
-	case core.JLT:
-		return a < b, true
-	case core.JLE:
-		return a <= b, true
-	case core.JSET:
-		return a&b != 0, true
-	case core.JSGT:
-		return sa > sb, true
-	case core.JSGE:
-		return sa >= sb, true
-	case core.JSLT:
-		return sa < sb, true
-	case core.JSLE:
-		return sa <= sb, true
-	}
-	return false, false
+	return core.CondJump(ins, d.c, b)
 }
