@@ -3,7 +3,6 @@ package sim
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"jitsim/core"
 	"jitsim/core/maps"
@@ -25,41 +24,8 @@ type loaded struct {
 	// images[scheme][i] is program i's image under that scheme, nil until
 	// needed.
 	images [2][]*image
-	// What obj looked like when loaded, to notice an in-place change.
-	progs []*core.Program
-	src   [][]core.Insn
-	defs  []*core.Map
-	shape []mapShape
-}
-
-// mapShape is what of a map the layout depends on.
-type mapShape struct {
-	name                           string
-	typ                            core.MapType
-	keySize, valueSize, maxEntries uint32
-	section                        string
-}
-
-func shapeOf(m *core.Map) mapShape {
-	return mapShape{m.Name, m.Type, m.KeySize, m.ValueSize, m.MaxEntries, m.Section}
-}
-
-// same reports whether obj is the object l was built from, unchanged.
-func (l *loaded) same(obj *core.Object) bool {
-	if obj != l.obj || !slices.Equal(obj.Progs, l.progs) || !slices.Equal(obj.Maps, l.defs) {
-		return false
-	}
-	for i, p := range obj.Progs {
-		if !slices.Equal(p.Insns, l.src[i]) || p.Name != l.x.Progs[i].Name || p.Type != l.x.Progs[i].Type {
-			return false
-		}
-	}
-	for i, m := range obj.Maps {
-		if shapeOf(m) != l.shape[i] {
-			return false
-		}
-	}
-	return true
+	// stamp is obj as loaded, to notice an in-place change.
+	stamp core.Stamp
 }
 
 // Maps returns obj's maps as this engine holds them (maps.Holder): built
@@ -78,7 +44,7 @@ func (e *Engine) load(obj *core.Object) (*loaded, error) {
 	if e.u == nil {
 		return nil, core.Errorf(core.NoInsn, "run", "sim %s: engine is closed", e.arch.name)
 	}
-	if l := e.cur; l != nil && l.same(obj) {
+	if l := e.cur; l != nil && l.stamp.Same(obj) {
 		return l, nil
 	}
 	if e.placed >= renewAfter {
@@ -98,7 +64,7 @@ func (e *Engine) load(obj *core.Object) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &loaded{obj: obj, x: x, set: set, progs: slices.Clone(obj.Progs), defs: slices.Clone(obj.Maps)}
+	l := &loaded{obj: obj, x: x, set: set, stamp: core.NewStamp(obj)}
 	for _, r := range set.Regions() {
 		if err := e.u.MemMapPtr(r.Base, r.Data, uc.Prot(r.Prot)); err != nil {
 			e.cur = l
@@ -107,11 +73,7 @@ func (e *Engine) load(obj *core.Object) (*loaded, error) {
 		}
 		l.mapped = append(l.mapped, r)
 	}
-	for _, p := range obj.Progs {
-		l.src = append(l.src, slices.Clone(p.Insns))
-	}
 	for _, m := range obj.Maps {
-		l.shape = append(l.shape, shapeOf(m))
 		l.tail = l.tail || m.Type == core.MapProgArray
 	}
 	for s := range l.images {

@@ -98,20 +98,8 @@ type loaded struct {
 	obj *core.Object
 	x   *core.Object
 	set *maps.Set
-	// What obj looked like when it was loaded, to notice an in-place
-	// change: the programs and their slots, the maps and their shapes.
-	progs []*core.Program
-	src   [][]core.Insn
-	defs  []*core.Map
-	shape []mapShape
-}
-
-// mapShape is what of a map the layout depends on.
-type mapShape struct {
-	name                           string
-	typ                            core.MapType
-	keySize, valueSize, maxEntries uint32
-	section                        string
+	// stamp is obj as loaded, to notice an in-place change.
+	stamp core.Stamp
 }
 
 // maxCached bounds the predecode cache; past it the cache starts over.
@@ -158,7 +146,7 @@ func (e *Engine) Maps(obj *core.Object) (*maps.Set, error) {
 // load xlates obj and builds its maps, or returns what the last call
 // built when obj has not changed since.
 func (e *Engine) load(obj *core.Object) (*loaded, error) {
-	if l := e.cur; l != nil && l.same(obj) {
+	if l := e.cur; l != nil && l.stamp.Same(obj) {
 		return l, nil
 	}
 	if e.cur != nil {
@@ -180,38 +168,10 @@ func (e *Engine) load(obj *core.Object) (*loaded, error) {
 		// here finds its target by the struct bpf_prog's address.
 		set.SetBpfFunc(i, maps.InterpFuncBase+uint64(i)*mem.PageSize)
 	}
-	l := &loaded{obj: obj, x: x, set: set, progs: slices.Clone(obj.Progs), defs: slices.Clone(obj.Maps)}
-	for _, p := range obj.Progs {
-		l.src = append(l.src, slices.Clone(p.Insns))
-	}
-	for _, m := range obj.Maps {
-		l.shape = append(l.shape, shapeOf(m))
-	}
+	l := &loaded{obj: obj, x: x, set: set, stamp: core.NewStamp(obj)}
 	clear(e.cache) // the previous object's xlated programs
 	e.cur = l
 	return l, nil
-}
-
-func shapeOf(m *core.Map) mapShape {
-	return mapShape{m.Name, m.Type, m.KeySize, m.ValueSize, m.MaxEntries, m.Section}
-}
-
-// same reports whether obj is the object l was built from, unchanged.
-func (l *loaded) same(obj *core.Object) bool {
-	if obj != l.obj || !slices.Equal(obj.Progs, l.progs) || !slices.Equal(obj.Maps, l.defs) {
-		return false
-	}
-	for i, p := range obj.Progs {
-		if !slices.Equal(p.Insns, l.src[i]) || p.Name != l.x.Progs[i].Name || p.Type != l.x.Progs[i].Type {
-			return false
-		}
-	}
-	for i, m := range obj.Maps {
-		if shapeOf(m) != l.shape[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Run runs program prog of obj. On error the Result is nil; the error is a
