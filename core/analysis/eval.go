@@ -1,8 +1,6 @@
 package analysis
 
 import (
-	"math/bits"
-
 	"jitsim/core"
 )
 
@@ -27,7 +25,8 @@ func aluVal(ins core.Insn, dst, srcReg val) val {
 		case ins.Off == 0 && is64:
 			return src
 		case src.kind == kConst:
-			return constant(movConst(is64, ins.Off, uint64(src.c)))
+			v, _ := core.EvalALU(ins, 0, uint64(src.c))
+			return constant(v)
 		case src.ownPtr():
 			return taint(src)
 		case !is64:
@@ -37,7 +36,8 @@ func aluVal(ins core.Insn, dst, srcReg val) val {
 	case core.Neg, core.End:
 		switch {
 		case dst.kind == kConst:
-			return constant(unaryConst(ins, uint64(dst.c)))
+			v, _ := core.EvalALU(ins, uint64(dst.c), 0)
+			return constant(v)
 		case dst.ownPtr():
 			return taint(dst)
 		case op == core.Neg && !is64, op == core.End && ins.Imm != 64:
@@ -46,7 +46,7 @@ func aluVal(ins core.Insn, dst, srcReg val) val {
 		return unknown
 	}
 	if dst.kind == kConst && src.kind == kConst {
-		if v, ok := foldConst(op, is64, uint64(dst.c), uint64(src.c)); ok {
+		if v, ok := core.EvalALU(ins, uint64(dst.c), uint64(src.c)); ok {
 			return constant(v)
 		}
 	}
@@ -126,93 +126,6 @@ func offsetBy(p, s val) val {
 		return taint(p)
 	}
 	return p
-}
-
-// foldConst computes a binary ALU operation on constants as RFC 9669
-// defines it (32-bit operations on the low halves, zero-extended; shift
-// amounts masked). Division and modulo are left unfolded.
-func foldConst(op uint8, is64 bool, d, s uint64) (uint64, bool) {
-	if !is64 {
-		d, s = uint64(uint32(d)), uint64(uint32(s))
-	}
-	mask := uint64(63)
-	if !is64 {
-		mask = 31
-	}
-	var r uint64
-	switch op {
-	case core.Add:
-		r = d + s
-	case core.Sub:
-		r = d - s
-	case core.Mul:
-		r = d * s
-	case core.Or:
-		r = d | s
-	case core.And:
-		r = d & s
-	case core.Xor:
-		r = d ^ s
-	case core.Lsh:
-		r = d << (s & mask)
-	case core.Rsh:
-		r = d >> (s & mask)
-	case core.Arsh:
-		if is64 {
-			r = uint64(int64(d) >> (s & mask))
-		} else {
-			r = uint64(uint32(int32(uint32(d)) >> (s & mask)))
-		}
-	default:
-		return 0, false
-	}
-	if !is64 {
-		r = uint64(uint32(r))
-	}
-	return r, true
-}
-
-// movConst is mov/movsx of a constant register.
-func movConst(is64 bool, off int16, s uint64) uint64 {
-	switch off {
-	case 8:
-		s = uint64(int64(int8(s)))
-	case 16:
-		s = uint64(int64(int16(s)))
-	case 32:
-		s = uint64(int64(int32(s)))
-	}
-	if !is64 {
-		s = uint64(uint32(s))
-	}
-	return s
-}
-
-// unaryConst is neg, le, be or bswap of a constant.
-func unaryConst(ins core.Insn, d uint64) uint64 {
-	if ins.OpCode() == core.Neg {
-		if ins.Class() == core.ALU64 {
-			return -d
-		}
-		return uint64(-uint32(d))
-	}
-	swap := ins.Class() == core.ALU64 || ins.Source() == core.ToBE
-	switch ins.Imm {
-	case 16:
-		if swap {
-			return uint64(bits.ReverseBytes16(uint16(d)))
-		}
-		return uint64(uint16(d))
-	case 32:
-		if swap {
-			return uint64(bits.ReverseBytes32(uint32(d)))
-		}
-		return uint64(uint32(d))
-	}
-	if swap {
-		return bits.ReverseBytes64(d)
-	}
-	return d
 }
 
 // branch decides a conditional jump whose operands are both constants, as

@@ -1,8 +1,6 @@
 package xlate
 
 import (
-	"math/bits"
-
 	"jitsim/core"
 	"jitsim/core/kabi"
 	"jitsim/core/maps"
@@ -279,150 +277,14 @@ func alu(ins core.Insn, d, s val) val {
 	if x {
 		b = s.c
 	}
-	if op == core.Mov {
-		switch {
-		case !x && is64:
-			return konst(b)
-		case !x:
-			return konst(uint64(uint32(b)))
-		}
-		// movsx
-		var v int64
-		switch ins.Off {
-		case 8:
-			v = int64(int8(b))
-		case 16:
-			v = int64(int16(b))
-		case 32:
-			v = int64(int32(b))
-		default:
-			return top
-		}
-		if is64 {
-			return konst(uint64(v))
-		}
-		return konst(uint64(uint32(v)))
-	}
-	if d.k != kConst {
+	if d.k != kConst && op != core.Mov {
 		return top
 	}
-	a := d.c
-	var v uint64
-	signed := ins.Off == 1
-	if is64 {
-		switch op {
-		case core.Add:
-			v = a + b
-		case core.Sub:
-			v = a - b
-		case core.Mul:
-			v = a * b
-		case core.Div:
-			switch {
-			case b == 0:
-				v = 0
-			case signed:
-				v = uint64(int64(a) / int64(b)) // Go wraps INT64_MIN / -1 as BPF does
-			default:
-				v = a / b
-			}
-		case core.Mod:
-			switch {
-			case b == 0:
-				v = a
-			case signed:
-				v = uint64(int64(a) % int64(b))
-			default:
-				v = a % b
-			}
-		case core.Or:
-			v = a | b
-		case core.And:
-			v = a & b
-		case core.Xor:
-			v = a ^ b
-		case core.Lsh:
-			v = a << (b & 63)
-		case core.Rsh:
-			v = a >> (b & 63)
-		case core.Arsh:
-			v = uint64(int64(a) >> (b & 63))
-		case core.Neg:
-			v = -a
-		case core.End:
-			v = bswap(a, ins.Imm)
-		default:
-			return top
-		}
-		return konst(v)
-	}
-	a32, b32 := uint32(a), uint32(b)
-	var w uint32
-	switch op {
-	case core.Add:
-		w = a32 + b32
-	case core.Sub:
-		w = a32 - b32
-	case core.Mul:
-		w = a32 * b32
-	case core.Div:
-		switch {
-		case b32 == 0:
-			w = 0
-		case signed:
-			w = uint32(int32(a32) / int32(b32))
-		default:
-			w = a32 / b32
-		}
-	case core.Mod:
-		switch {
-		case b32 == 0:
-			w = a32
-		case signed:
-			w = uint32(int32(a32) % int32(b32))
-		default:
-			w = a32 % b32
-		}
-	case core.Or:
-		w = a32 | b32
-	case core.And:
-		w = a32 & b32
-	case core.Xor:
-		w = a32 ^ b32
-	case core.Lsh:
-		w = a32 << (b32 & 31)
-	case core.Rsh:
-		w = a32 >> (b32 & 31)
-	case core.Arsh:
-		w = uint32(int32(a32) >> (b32 & 31))
-	case core.Neg:
-		w = -a32
-	case core.End:
-		if ins.Source() == core.ToLE {
-			switch ins.Imm {
-			case 16:
-				return konst(a & 0xffff)
-			case 32:
-				return konst(a & 0xffffffff)
-			}
-			return konst(a)
-		}
-		return konst(bswap(a, ins.Imm))
-	default:
+	v, ok := core.EvalALU(ins, d.c, b)
+	if !ok {
 		return top
 	}
-	return konst(uint64(w))
-}
-
-// bswap swaps the low n bits' bytes, zero-extending (be16/32/64, bswap).
-func bswap(a uint64, n int32) uint64 {
-	switch n {
-	case 16:
-		return uint64(bits.ReverseBytes16(uint16(a)))
-	case 32:
-		return uint64(bits.ReverseBytes32(uint32(a)))
-	}
-	return bits.ReverseBytes64(a)
+	return konst(v)
 }
 
 // branch evaluates a conditional jump whose operands are known constants.
