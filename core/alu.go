@@ -10,7 +10,7 @@ import "math/bits"
 // zero gives 0 and modulo by zero keeps dst; signed division of the most
 // negative value by -1 gives it back (Go's division wraps the same way).
 // ok is false for an instruction that is not an ALU operation.
-func EvalALU(ins Insn, dst, src uint64) (v uint64, ok bool) {
+func EvalALU(ins Insn, dst, src uint64) (uint64, bool) {
 	c := ins.Class()
 	if c != ALU && c != ALU64 {
 		return 0, false
@@ -53,92 +53,52 @@ func EvalALU(ins Insn, dst, src uint64) (v uint64, ok bool) {
 		return trunc(is64, -dst), true
 	}
 	if !is64 {
-		a, b := uint32(dst), uint32(src)
-		var w uint32
-		switch op {
-		case Add:
-			w = a + b
-		case Sub:
-			w = a - b
-		case Mul:
-			w = a * b
-		case Div:
-			switch {
-			case b == 0:
-				w = 0
-			case signed:
-				w = uint32(int32(a) / int32(b))
-			default:
-				w = a / b
-			}
-		case Mod:
-			switch {
-			case b == 0:
-				w = a
-			case signed:
-				w = uint32(int32(a) % int32(b))
-			default:
-				w = a % b
-			}
-		case Or:
-			w = a | b
-		case And:
-			w = a & b
-		case Xor:
-			w = a ^ b
-		case Lsh:
-			w = a << (b & 31)
-		case Rsh:
-			w = a >> (b & 31)
-		case Arsh:
-			w = uint32(int32(a) >> (b & 31))
-		default:
-			return 0, false
-		}
-		return uint64(w), true
+		w, ok := binop[uint32, int32](op, uint32(dst), uint32(src), signed, 31)
+		return uint64(w), ok
 	}
-	a, b := dst, src
+	return binop[uint64, int64](op, dst, src, signed, 63)
+}
+
+// binop is a binary ALU operation in one width: U the register width, S
+// its signed twin, mask the shift amount mask (width - 1).
+func binop[U uint32 | uint64, S int32 | int64](op uint8, a, b U, signed bool, mask U) (U, bool) {
 	switch op {
 	case Add:
-		v = a + b
+		return a + b, true
 	case Sub:
-		v = a - b
+		return a - b, true
 	case Mul:
-		v = a * b
+		return a * b, true
 	case Div:
 		switch {
 		case b == 0:
-			v = 0
+			return 0, true
 		case signed:
-			v = uint64(int64(a) / int64(b))
-		default:
-			v = a / b
+			return U(S(a) / S(b)), true
 		}
+		return a / b, true
 	case Mod:
 		switch {
 		case b == 0:
-			v = a
+			return a, true
 		case signed:
-			v = uint64(int64(a) % int64(b))
-		default:
-			v = a % b
+			return U(S(a) % S(b)), true
 		}
+		return a % b, true
 	case Or:
-		v = a | b
+		return a | b, true
 	case And:
-		v = a & b
+		return a & b, true
 	case Xor:
-		v = a ^ b
+		return a ^ b, true
 	case Lsh:
-		v = a << (b & 63)
+		return a << (b & mask), true
 	case Rsh:
-		v = a >> (b & 63)
+		return a >> (b & mask), true
 	case Arsh:
-		v = uint64(int64(a) >> (b & 63))
-	default:
-		return 0, false
+		return U(S(a) >> (b & mask)), true
 	}
-	return v, true
+	return 0, false
 }
 
 func trunc(is64 bool, v uint64) uint64 {
