@@ -58,13 +58,13 @@ func (c *compiler) emitJump(i int, ins *core.Insn) error {
 	if c.firstPass {
 		c.kind[c.slot(i)] = kindCond | uint8(c.a.len())<<4
 	}
-	return c.emitCondJmp(i, cc, c.fs.addrs[i+int(ins.Off)]-c.fs.addrs[i])
+	return c.emitCondJmp(i, cc, c.fs.addr(i+int(ins.Off))-c.fs.addr(i))
 }
 
 // insnSzDiff is INSN_SZ_DIFF: how much longer this insn was in the
 // previous pass than the emitted bytes so far.
 func (c *compiler) insnSzDiff(i, emitted int) int {
-	return (c.fs.addrs[i] - c.fs.addrs[i-1]) - emitted
+	return (c.fs.addr(i) - c.fs.addr(i-1)) - emitted
 }
 
 // condJmpForm is emit_cond_jmp's choice, given the distance (addrs[] of the
@@ -114,7 +114,7 @@ func (c *compiler) jaOffset(i int, ins *core.Insn) int {
 	if rel == -1 {
 		return -2
 	}
-	return c.fs.addrs[i+rel] - c.fs.addrs[i]
+	return c.fs.addr(i+rel) - c.fs.addr(i)
 }
 
 // jaNops is the padding of a jump to the next insn, which emits nothing
@@ -186,7 +186,7 @@ func (c *compiler) emitExit(i int) error {
 		if c.firstPass {
 			c.kind[c.slot(i)] = kindExitJmp
 		}
-		return c.emitJmp(i, fs.cleanupAddr-fs.addrs[i])
+		return c.emitJmp(i, fs.cleanupAddr-fs.addr(i))
 	}
 	if c.firstPass {
 		c.kind[c.slot(i)] = kindExitFirst

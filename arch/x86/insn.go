@@ -3,7 +3,9 @@ package x86
 import "encoding/binary"
 
 // asm holds the code of one BPF instruction, as do_jit's temp[] does
-// before it is copied into the image. Builders append the bytes of one
+// before it is copied into the image; in a compile, b is the spare
+// capacity at the end of the output itself, so that copy is no copy at
+// all (compiler.begin). Builders append the bytes of one
 // machine instruction each, choosing the prefixes and the short or long
 // form exactly where the kernel's EMIT* sequence at the matching do_jit
 // site does: two sites that encode the same instruction differently
@@ -12,8 +14,12 @@ import "encoding/binary"
 // instruction pages.
 type asm struct {
 	n int
-	b [asmSize]byte
+	b *[asmSize]byte
 }
+
+// newAsm returns an asm with a buffer of its own, for code built outside
+// a compile (tests, stubs).
+func newAsm() *asm { return &asm{b: new([asmSize]byte)} }
 
 // asmSize is BPF_MAX_INSN_SIZE + BPF_INSN_SAFETY, the size of temp[]: no
 // BPF instruction's code comes near it.

@@ -158,8 +158,8 @@ func TestEncode(t *testing.T) {
 		{func(a *asm) { a.jmpReg(rcx) }, "ffe1", "jmp *%rcx"},
 	} {
 		t.Run(tc.gnu, func(t *testing.T) {
-			var a asm
-			tc.emit(&a)
+			a := newAsm()
+			tc.emit(a)
 			want := stripSpaces(tc.hex)
 			if got := hex.EncodeToString(a.bytes()); got != want {
 				t.Fatalf("bytes = %s, want %s", got, want)

@@ -1,7 +1,6 @@
 package x86
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
@@ -58,6 +57,11 @@ type bufs struct {
 	kind    []uint8
 	size0   []uint8
 	scratch []byte
+	// Per function, cut from these: vol (n+1 entries), volSlots and shift
+	// (one more than the function has volatile slots); see funcState.
+	vol      []int32
+	volSlots []int32
+	shift    []int
 }
 
 // grow returns s resized to n, reusing its memory when it is big enough.
@@ -89,8 +93,20 @@ type funcState struct {
 	start, n int // first slot and slot count
 	// addrs is the kernel's addrs[]: addrs[0] is the prologue's length,
 	// addrs[k] the end of slot k-1 (= start of slot k), relative to the
-	// function's first byte.
+	// function's first byte. Between the first pass and the final one it
+	// holds the first pass's values and addr(k) adds shift[vol[k]] to
+	// them: only the volatile slots (volSlots) change size after the first
+	// pass, so the code between two of them only moves as a whole, and
+	// shift[j] is how far the code after the first j volatile slots has
+	// moved. A sizing pass then costs the volatile slots, not all of them,
+	// and addr(k) still gives what the kernel's addrs[k] holds at that
+	// point of the pass: shift[j] is updated in order, so entries for
+	// slots behind the current one are this pass's and the ones ahead the
+	// previous pass's.
 	addrs       []int
+	vol         []int32
+	volSlots    []int32
+	shift       []int
 	depth       int32 // round_up(stack_depth, 8)
 	regsUsed    [4]bool
 	tcReachable bool
@@ -150,6 +166,10 @@ func (c *compiler) compile() (*jit.Image, error) {
 	c.kind = grow(c.kind, len(p.Insns))
 	clear(c.kind)
 	c.size0 = grow(c.size0, len(p.Insns))
+	c.vol = grow(c.vol, len(p.Insns)+len(p.Funcs))
+	c.volSlots = grow(c.volSlots, len(p.Insns))
+	c.shift = grow(c.shift, len(p.Insns)+len(p.Funcs))
+	nvol := 0
 	// Each function's addrs[] lives in the image's InsnOffsets, which it
 	// becomes once made image-relative. Function k's addrs[n] (its end) is
 	// function k+1's addrs[0]; converge and the final pass take turns.
@@ -169,9 +189,13 @@ func (c *compiler) compile() (*jit.Image, error) {
 			return nil, c.errorf(f.Start, "function %s: stack depth %d out of range", f.Name, f.StackDepth)
 		}
 		fs.depth = int32(f.StackDepth+7) &^ 7
-		if err := c.scan(fs); err != nil {
+		fs.vol = c.vol[f.Start+i : f.End+i+1]
+		if err := c.scan(fs, c.volSlots[nvol:nvol]); err != nil {
 			return nil, err
 		}
+		fs.shift = c.shift[nvol+i : nvol+i+len(fs.volSlots)+1]
+		clear(fs.shift)
+		nvol += len(fs.volSlots)
 	}
 	if next != len(p.Insns) {
 		return nil, c.errorf(next, "slots [%d, %d) belong to no function", next, len(p.Insns))
@@ -179,7 +203,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 
 	// The pass loop of bpf_int_jit_compile, per function: the image
 	// shrinks with every pass until its length repeats.
-	c.scratch = grow(c.scratch, 8*len(p.Insns)+64*len(p.Funcs)+asmSize)[:0]
+	c.scratch = grow(c.scratch, 8*len(p.Insns)+64*len(p.Funcs)+2*asmSize)[:0]
 	total := 0
 	for i := range c.funcs {
 		fs := &c.funcs[i]
@@ -192,7 +216,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 
 	// The write pass: every function at its place, calls resolved.
 	c.final = true
-	c.out = make([]byte, 0, total+asmSize) // flush's slack
+	c.out = make([]byte, 0, total+asmSize) // begin's window
 	img := &jit.Image{
 		Arch:           "x86_64",
 		Base:           c.opts.Base,
@@ -204,8 +228,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 	for i := range c.funcs {
 		fs := &c.funcs[i]
 		c.fs = fs
-		fs.addrs[fs.n] = fs.proglen // overwritten by the next function's converge
-		proglen, err := c.emitPass()
+		proglen, err := c.finalPass()
 		if err != nil {
 			return nil, err
 		}
@@ -244,7 +267,7 @@ func (c *compiler) converge(fs *funcState) error {
 	c.out = c.scratch
 	fs.scratch = len(c.scratch)
 	c.firstPass = true
-	old, err := c.emitPass()
+	old, err := c.firstPassEmit()
 	c.firstPass = false
 	c.scratch = c.out
 	if err != nil {
@@ -270,42 +293,45 @@ func (c *compiler) converge(fs *funcState) error {
 // scan does once per function what do_jit would redo every pass:
 // detect_reg_usage, and the checks that keep the emitters from indexing
 // out of range (the kernel trusts its verifier for these). It also sorts
-// the slots into kinds for the sizing passes.
-func (c *compiler) scan(fs *funcState) error {
+// the slots into kinds for the sizing passes, lists the volatile ones in
+// vol (appending to its empty argument) and numbers them in fs.vol.
+func (c *compiler) scan(fs *funcState, vol []int32) error {
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	kind := c.kind[fs.start : fs.start+fs.n]
+	counts := fs.vol[:len(insns)+1]
 	fs.tcReachable = fs.f.TailCallReachable
-	var used uint64
+	var used uint16
 	for k := 0; k < len(insns); k++ {
 		ins := &insns[k]
-		// detect_reg_usage looks at both fields of every insn. Both are
-		// 4-bit fields in the kernel; out-of-range values are looked for
-		// once, below, when the mask shows some.
-		used |= 1<<(ins.Dst&63) | 1<<(ins.Src&63)
-		if ins.Dst > 15 || ins.Src > 15 {
-			used |= 1 << 15
-		}
-		switch ins.Class() {
-		case core.LD:
-			if ins.IsLdImm64() {
-				if k+1 >= len(insns) || insns[k+1].Op != 0 {
-					return c.errorf(fs.start+k, "ld_imm64 without its second slot")
-				}
-				kind[k+1] = kindSecond
-				k++
-			}
-		case core.JMP, core.JMP32:
+		counts[k] = int32(len(vol))
+		// detect_reg_usage looks at both fields of every insn; a value
+		// past r10 sets bit 15, looked into below.
+		used |= regBit[ins.Dst] | regBit[ins.Src]
+		switch opKind[ins.Op] {
+		case kindVolatile:
 			// Jumps and exits depend on addrs[], calls on the layout, tail
 			// calls on the labels of the previous pass.
 			kind[k] = kindVolatile
+			vol = append(vol, int32(k))
 			if ins.Op == core.JMP|core.TailCall {
 				// The verifier marks every function holding a tail call
 				// tail_call_reachable; legacy do_jit also ORs in
 				// tail_call_seen itself.
 				fs.tcReachable = true
 			}
+		case kindSecond:
+			if k+1 >= len(insns) || insns[k+1].Op != 0 {
+				return c.errorf(fs.start+k, "ld_imm64 without its second slot")
+			}
+			// The second slot reads no register: its fields are the
+			// constant's upper half.
+			kind[k+1] = kindSecond
+			k++
+			counts[k] = int32(len(vol))
 		}
 	}
+	counts[len(insns)] = int32(len(vol))
+	fs.volSlots = vol
 	for r := range fs.regsUsed {
 		fs.regsUsed[r] = fs.f.CalleeSaved[r] || used&(1<<(core.R6+core.Reg(r))) != 0
 	}
@@ -320,12 +346,7 @@ func (c *compiler) scan(fs *funcState) error {
 			}
 		}
 	}
-	for k, kd := range kind {
-		// Walk the kinds, one byte per slot, and look at the insn only
-		// for the volatile ones.
-		if kd != kindVolatile {
-			continue
-		}
+	for _, k := range vol {
 		ins := &insns[k]
 		if !ins.IsJump() {
 			continue
@@ -333,16 +354,41 @@ func (c *compiler) scan(fs *funcState) error {
 		if ins.Op == core.JMP|core.JA && ins.Off == -1 || ins.Op == core.JMP32|core.JA && ins.Imm == -1 {
 			continue // jumps to itself: no addrs[] lookup
 		}
-		t := ins.JumpTarget(k)
+		t := ins.JumpTarget(int(k))
 		if t < 0 || t >= len(insns) {
-			return c.errorf(fs.start+k, "jump to slot %d leaves function %s [%d, %d)", fs.start+t, fs.f.Name, fs.start, fs.start+fs.n)
+			return c.errorf(fs.start+int(k), "jump to slot %d leaves function %s [%d, %d)", fs.start+t, fs.f.Name, fs.start, fs.start+fs.n)
 		}
 		if kind[t] == kindSecond {
-			return c.errorf(fs.start+k, "jump to slot %d, the middle of an ld_imm64", fs.start+t)
+			return c.errorf(fs.start+int(k), "jump to slot %d, the middle of an ld_imm64", fs.start+t)
 		}
 	}
 	return nil
 }
+
+// regBit is detect_reg_usage's view of a register field: its bit, and bit
+// 15 for a value no register has (rejected by scan).
+var regBit = func() (t [256]uint16) {
+	for r := range t {
+		t[r] = 1 << min(r, 15)
+	}
+	return t
+}()
+
+// opKind sorts opcodes for scan: JMP and JMP32 are volatile, ld_imm64
+// (BPF_LD | BPF_IMM | BPF_DW) takes two slots.
+var opKind = func() (t [256]uint8) {
+	for op := range t {
+		if class := uint8(op) & 7; class == core.JMP || class == core.JMP32 {
+			t[op] = kindVolatile
+		}
+	}
+	t[core.LD|core.IMM|core.DW] = kindSecond
+	return t
+}()
+
+// addr is addrs[k] as the kernel's array holds it at this point of the
+// pass (see funcState.addrs).
+func (fs *funcState) addr(k int) int { return fs.addrs[k] + fs.shift[fs.vol[k]] }
 
 // srcIsReg reports whether ins reads Src as a register.
 func srcIsReg(ins core.Insn) bool {
@@ -370,128 +416,157 @@ const (
 	kindExitJmp   // a later exit: a jump to cleanup_addr
 )
 
-// emitPass is one whole pass of do_jit over the current function:
-// prologue, then every slot, recording addrs[] and appending the code to
-// out. It is the first pass, into scratch, and the final pass, into the
-// image.
-func (c *compiler) emitPass() (int, error) {
+// firstPassEmit is the first pass of do_jit over the current function:
+// prologue, then every slot, recording addrs[] (its later reads of
+// addrs[] ahead of the slot see the initial estimates, as the kernel's
+// first pass does) and appending the code to the scratch buffer, where
+// the final pass copies it from.
+func (c *compiler) firstPassEmit() (int, error) {
 	fs := c.fs
 	c.seenExit = false
 	c.proglen = 0
-	c.a.reset()
+	c.begin()
 	if err := c.emitPrologue(); err != nil {
 		return 0, err
 	}
-	c.flush()
+	c.end()
 	fs.addrs[0] = c.proglen
-	src := fs.scratch + fs.addrs[0] // the first pass's code of slot i-1
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
-	for i := 1; i <= fs.n; i++ {
-		slot := fs.start + i - 1
-		ins := &insns[i-1]
-		if c.final {
-			if c.kind[slot] < kindVolatile {
-				var err error
-				if i, err = c.copyRun(i, &src); err != nil {
-					return 0, err
-				}
-				continue
-			}
-			src += int(c.size0[slot])
-		}
-		c.a.reset()
+	size0 := c.size0[fs.start : fs.start+fs.n]
+	addrs := fs.addrs[:fs.n+1]
+	for k := 0; k < len(insns); k++ {
+		ins := &insns[k]
+		c.begin()
 		if ins.IsLdImm64() {
-			c.emitMovImm64(bpf2x86[ins.Dst], core.Imm64(*ins, insns[i]))
-			fs.addrs[i] = c.proglen + c.a.len()
-			c.size0[slot], c.size0[slot+1] = uint8(c.a.len()), 0
-			i++
-		} else if err := c.emitInsn(i, ins); err != nil {
-			return 0, err
-		} else if !c.final {
-			c.size0[slot] = uint8(c.a.len())
+			// scan checked the second slot.
+			c.emitMovImm64(bpf2x86[ins.Dst], core.Imm64(*ins, insns[k+1]))
+			size0[k] = uint8(c.a.n)
+			c.end()
+			addrs[k+1] = c.proglen
+			k++
+			size0[k] = 0
+		} else {
+			if err := c.emitInsn(k+1, ins); err != nil {
+				return 0, err
+			}
+			if c.a.n > maxInsnSize {
+				return 0, c.errorf(fs.start+k, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", ins.Op, c.a.n)
+			}
+			size0[k] = uint8(c.a.n)
+			c.end()
 		}
-		if c.a.len() > maxInsnSize {
-			return 0, c.errorf(slot, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", ins.Op, c.a.len())
-		}
-		c.flush()
-		if c.final && c.proglen != fs.addrs[i] {
-			// The kernel's check that the image has not moved since the
-			// pass the branches were computed in.
-			return 0, c.errorf(slot, "op %#02x: code moved in the final pass (ends at %d, was %d)", ins.Op, c.proglen, fs.addrs[i])
-		}
-		fs.addrs[i] = c.proglen
+		addrs[k+1] = c.proglen
 	}
 	return c.proglen, nil
 }
 
-// flush appends the current insn's code to out. Most insns are a few
-// bytes: copying whole words into the slack that out always keeps beats a
-// memmove call per insn.
-func (c *compiler) flush() {
-	n := c.a.n
+// begin starts the code of one insn at the end of out: the asm writes
+// straight into out's spare capacity, so do_jit's temp[] and its memcpy
+// into the image are one write, which end keeps. A sizing pass that
+// begins without ending only measures.
+func (c *compiler) begin() {
 	if cap(c.out)-len(c.out) < asmSize {
 		c.out = slices.Grow(c.out, asmSize)
 	}
 	l := len(c.out)
-	dst, b := c.out[l:l+asmSize], &c.a.b
-	// Two words unconditionally (most insns are shorter), then the rest;
-	// constant indices into fixed-size buffers need no bounds checks.
-	binary.LittleEndian.PutUint64(dst[0:8], binary.LittleEndian.Uint64(b[0:8]))
-	binary.LittleEndian.PutUint64(dst[8:16], binary.LittleEndian.Uint64(b[8:16]))
-	for k := 16; k < n; k += 8 {
-		binary.LittleEndian.PutUint64(dst[k:], binary.LittleEndian.Uint64(b[k:]))
-	}
-	c.out = c.out[:l+n]
-	c.proglen += n
+	c.a.b = (*[asmSize]byte)(c.out[l : l+asmSize])
+	c.a.n = 0
 }
 
-// copyRun is the final pass over the slots from do_jit index i up to the
-// next volatile one: their code is the first pass's, byte for byte, so it
-// is copied in one piece from where the first pass put it (src, kept by
-// emitPass). It returns the index of the run's last slot.
-func (c *compiler) copyRun(i int, src *int) (int, error) {
+// end appends the insn begun by begin.
+func (c *compiler) end() {
+	c.out = c.out[:len(c.out)+c.a.n]
+	c.proglen += c.a.n
+}
+
+// finalPass is do_jit's write pass into the image. Sizes have converged,
+// so addrs[] first takes its final values (shift folded in). The code of
+// the slots that are not volatile is the first pass's, byte for byte, and
+// is copied from scratch a run at a time; the volatile ones are emitted
+// again, now with the final addresses (calls and pokes need them).
+func (c *compiler) finalPass() (int, error) {
 	fs := c.fs
-	kind := c.kind[fs.start : fs.start+fs.n]
-	size0 := c.size0[fs.start : fs.start+fs.n]
-	start := c.proglen
-	j := i
-	for ; j <= fs.n && kind[j-1] < kindVolatile; j++ {
-		c.proglen += int(size0[j-1])
-		if c.proglen != fs.addrs[j] {
-			return 0, c.errorf(fs.start+j-1, "code moved in the final pass (ends at %d, was %d)", c.proglen, fs.addrs[j])
-		}
+	addrs := fs.addrs[:fs.n+1]
+	for k := range addrs[:fs.n] {
+		addrs[k] += fs.shift[fs.vol[k]]
 	}
-	n := c.proglen - start
+	// addrs[n] is also the next function's addrs[0], which its converge
+	// has overwritten.
+	addrs[fs.n] = fs.proglen
+	clear(fs.shift)
+
+	c.seenExit = false
+	c.proglen = 0
+	c.begin()
+	if err := c.emitPrologue(); err != nil {
+		return 0, err
+	}
+	c.end()
+	// addrs[0] is also the previous function's addrs[n], which its final
+	// pass has set to its length.
+	addrs[0] = c.proglen
+	src := fs.scratch + c.proglen // the first pass's code of the next slot
+	insns := c.p.Insns[fs.start : fs.start+fs.n]
+	next := 0 // first slot not yet in the image
+	for _, k := range fs.volSlots {
+		if err := c.copyRun(next, int(k), &src); err != nil {
+			return 0, err
+		}
+		slot := fs.start + int(k)
+		src += int(c.size0[slot])
+		c.begin()
+		if err := c.emitInsn(int(k)+1, &insns[k]); err != nil {
+			return 0, err
+		}
+		c.end()
+		if c.proglen != addrs[k+1] {
+			// The kernel's check that the image has not moved since the
+			// pass the branches were computed in.
+			return 0, c.errorf(slot, "op %#02x: code moved in the final pass (ends at %d, was %d)", insns[k].Op, c.proglen, addrs[k+1])
+		}
+		next = int(k) + 1
+	}
+	if err := c.copyRun(next, fs.n, &src); err != nil {
+		return 0, err
+	}
+	return c.proglen, nil
+}
+
+// copyRun appends the code of slots [from, to), none volatile, from where
+// the first pass put it (src), in one piece.
+func (c *compiler) copyRun(from, to int, src *int) error {
+	fs := c.fs
+	if c.proglen != fs.addrs[from] {
+		return c.errorf(fs.start+from, "code moved in the final pass (starts at %d, was %d)", c.proglen, fs.addrs[from])
+	}
+	n := fs.addrs[to] - fs.addrs[from]
 	c.out = append(c.out, c.scratch[*src:*src+n]...)
 	*src += n
-	return j - 1, nil
+	c.proglen += n
+	return nil
 }
 
-// sizePass is a later sizing pass: plain slots keep their size, jumps and
-// exits are sized by the same decisions emit_cond_jmp/emit_jmp make, and
-// what else is volatile (calls, tail calls) is emitted again, only to be
-// measured.
+// sizePass is a later sizing pass. Only the volatile slots can change
+// size: jumps and exits are sized by the same decisions emit_cond_jmp and
+// emit_jmp make, the other volatile ones (calls, tail calls) are emitted
+// again, only to be measured, and each one's change moves all that
+// follows (shift).
 func (c *compiler) sizePass() (int, error) {
 	fs := c.fs
 	c.seenExit = false
-	addrs := fs.addrs
-	proglen := addrs[0]
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
-	kind := c.kind[fs.start : fs.start+fs.n]
-	size0 := c.size0[fs.start : fs.start+len(kind)]
-	for k, kd := range kind {
-		i := k + 1
-		size := int(size0[k])
+	addrs := fs.addrs[:fs.n+1]
+	shift := fs.shift[:len(fs.volSlots)+1]
+	for j, k := range fs.volSlots {
+		i := int(k) + 1
+		slot := fs.start + int(k)
+		kd := c.kind[slot]
+		start := addrs[i-1] + shift[j] // addr(i-1): the slot's start, this pass
+		size := int(c.size0[slot])
 		switch kd & 15 {
-		case kindPlain, kindSecond:
-			// The first pass checked these sizes against
-			// BPF_MAX_INSN_SIZE.
-			proglen += size
-			addrs[i] = proglen
-			continue
 		case kindCond:
 			pre := int(kd >> 4)
-			nops, jlen, err := c.condJmpForm(i, fs.addrs[i+int(insns[k].Off)]-fs.addrs[i], pre)
+			nops, jlen, err := c.condJmpForm(i, fs.addr(i+int(insns[k].Off))-fs.addr(i), pre)
 			if err != nil {
 				return 0, err
 			}
@@ -509,28 +584,27 @@ func (c *compiler) sizePass() (int, error) {
 				return 0, err
 			}
 		case kindExitFirst:
-			fs.cleanupAddr = proglen
+			fs.cleanupAddr = start
 		case kindExitJmp:
-			nops, jlen, err := c.jmpForm(i, fs.cleanupAddr-fs.addrs[i])
+			nops, jlen, err := c.jmpForm(i, fs.cleanupAddr-fs.addr(i))
 			if err != nil {
 				return 0, err
 			}
 			size = nops + jlen
 		default:
-			c.a.reset()
-			c.proglen = proglen
+			c.begin()
+			c.proglen = start
 			if err := c.emitInsn(i, &insns[k]); err != nil {
 				return 0, err
 			}
 			size = c.a.len()
 		}
 		if size > maxInsnSize {
-			return 0, c.errorf(fs.start+k, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", insns[k].Op, size)
+			return 0, c.errorf(slot, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", insns[k].Op, size)
 		}
-		proglen += size
-		addrs[i] = proglen
+		shift[j+1] = start + size - addrs[i]
 	}
-	return proglen, nil
+	return addrs[fs.n] + shift[len(fs.volSlots)], nil
 }
 
 // emitInsn is the big switch of do_jit, by class. i is do_jit's 1-based

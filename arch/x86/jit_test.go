@@ -115,7 +115,7 @@ func TestJumpForms(t *testing.T) {
 // accepts; anything else is the kernel's -EFAULT.
 func TestPaddingForms(t *testing.T) {
 	c := &compiler{p: &core.Program{Name: "p"}}
-	c.fs = &funcState{padding: true, addrs: []int{0, 0, 0}, f: &core.Func{}}
+	c.fs = &funcState{padding: true, addrs: []int{0, 0, 0}, vol: []int32{0, 0, 0}, shift: []int{0}, f: &core.Func{}}
 	for _, tc := range []struct {
 		prev, emitted, off int // previous size of the insn, bytes before the jump
 		cond               bool

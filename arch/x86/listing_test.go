@@ -304,7 +304,7 @@ func fixupDirect(t *testing.T, img *jit.Image, p jit.Poke, bpfFunc uint64) {
 	if string(site) != string(nop5) {
 		t.Fatalf("tailcall_target %x is not a nop5", site)
 	}
-	var a asm
+	a := newAsm()
 	target := bpfFunc + uint64(img.TailCallOffset)
 	a.jmpRel32(int32(target - (img.Base + uint64(p.TailCallSite) + 5)))
 	copy(site, a.bytes())

@@ -54,7 +54,7 @@ func newNative(t *testing.T) *native {
 	for k := range n.code[nativeStubs:] {
 		n.code[nativeStubs+k] = 0xCC
 	}
-	var a asm
+	a := newAsm()
 	stub := func(id int) {
 		copy(n.code[nativeStubs+id*stubStride:], a.bytes())
 		a.reset()
