@@ -372,5 +372,5 @@ func (c *compiler) jmp8() int {
 // patch8 points the short jump whose displacement is at p to the current
 // position (as the kernel's PROBE_MEM code patches end_of_jmp[-1]).
 func (c *compiler) patch8(p int) {
-	c.a.b[p] = byte(c.a.len() - (p + 1))
+	c.a.patch8(p, byte(c.a.len()-(p+1)))
 }

@@ -3,9 +3,10 @@ package x86
 import "encoding/binary"
 
 // asm holds the code of one BPF instruction, as do_jit's temp[] does
-// before it is copied into the image; in a compile, b is the spare
-// capacity at the end of the output itself, so that copy is no copy at
-// all (compiler.begin). Builders append the bytes of one
+// before it is copied into the image: b[start:n]. In a compile, b is the
+// output itself and the insn's code is written in place, so that copy is
+// no copy at all (compiler.begin keeps asmSize bytes free after start).
+// Builders append the bytes of one
 // machine instruction each, choosing the prefixes and the short or long
 // form exactly where the kernel's EMIT* sequence at the matching do_jit
 // site does: two sites that encode the same instruction differently
@@ -13,24 +14,27 @@ import "encoding/binary"
 // needs it) get two builders. Section numbers are the Intel SDM volume 2
 // instruction pages.
 type asm struct {
-	n int
-	b *[asmSize]byte
+	b        []byte
+	start, n int
 }
 
 // newAsm returns an asm with a buffer of its own, for code built outside
 // a compile (tests, stubs).
-func newAsm() *asm { return &asm{b: new([asmSize]byte)} }
+func newAsm() *asm { return &asm{b: make([]byte, asmSize)} }
 
 // asmSize is BPF_MAX_INSN_SIZE + BPF_INSN_SAFETY, the size of temp[]: no
 // BPF instruction's code comes near it.
 const asmSize = maxInsnSize + 64
 
-func (a *asm) len() int { return a.n }
+func (a *asm) len() int { return a.n - a.start }
 
 // bytes is the code emitted since the last reset.
-func (a *asm) bytes() []byte { return a.b[:a.n] }
+func (a *asm) bytes() []byte { return a.b[a.start:a.n] }
 
-func (a *asm) reset() { a.n = 0 }
+func (a *asm) reset() { a.n = a.start }
+
+// patch8 sets the byte at offset p of the insn's code.
+func (a *asm) patch8(p int, v byte) { a.b[a.start+p] = v }
 
 func (a *asm) emit1(b byte) {
 	a.b[a.n] = b

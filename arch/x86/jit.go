@@ -128,8 +128,7 @@ type compiler struct {
 	bmi2   bool
 	legacy bool
 
-	a     asm    // the current insn's code (do_jit's temp[])
-	out   []byte // where a pass puts the code: scratch, then the image
+	a     asm    // the output of the pass: scratch, then the image
 	funcs []funcState
 	fs    *funcState // the function being JITed
 
@@ -216,7 +215,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 
 	// The write pass: every function at its place, calls resolved.
 	c.final = true
-	c.out = make([]byte, 0, total+asmSize) // begin's window
+	c.a = asm{b: make([]byte, total+asmSize)} // begin's room
 	img := &jit.Image{
 		Arch:           "x86_64",
 		Base:           c.opts.Base,
@@ -246,7 +245,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 		}
 	}
 	offsets[len(p.Insns)] = total
-	img.Code = c.out[:total:total]
+	img.Code = c.a.b[:total:total]
 	img.Pokes = c.pokes
 	return img, nil
 }
@@ -259,17 +258,18 @@ func (c *compiler) compile() (*jit.Image, error) {
 // cannot change: the same addrs[], lengths and decisions as re-running
 // do_jit whole, for a fraction of the work.
 func (c *compiler) converge(fs *funcState) error {
-	for k := range fs.addrs {
-		fs.addrs[k] = firstEstimate * (k + 1)
+	addrs := fs.addrs
+	for k := range addrs {
+		addrs[k] = firstEstimate * (k + 1)
 	}
 	fs.cleanupAddr = firstEstimate * (fs.n + 1)
 	c.fs = fs
-	c.out = c.scratch
+	c.a = asm{b: c.scratch[:cap(c.scratch)], start: len(c.scratch), n: len(c.scratch)}
 	fs.scratch = len(c.scratch)
 	c.firstPass = true
 	old, err := c.firstPassEmit()
 	c.firstPass = false
-	c.scratch = c.out
+	c.scratch = c.a.b[:c.a.n]
 	if err != nil {
 		return err
 	}
@@ -436,11 +436,15 @@ func (c *compiler) firstPassEmit() (int, error) {
 	addrs := fs.addrs[:fs.n+1]
 	for k := 0; k < len(insns); k++ {
 		ins := &insns[k]
-		c.begin()
+		// begin, by hand: with its call to grow it is too big to inline.
+		if c.a.n+asmSize > len(c.a.b) {
+			c.grow()
+		}
+		c.a.start = c.a.n
 		if ins.IsLdImm64() {
 			// scan checked the second slot.
 			c.emitMovImm64(bpf2x86[ins.Dst], core.Imm64(*ins, insns[k+1]))
-			size0[k] = uint8(c.a.n)
+			size0[k] = uint8(c.a.len())
 			c.end()
 			addrs[k+1] = c.proglen
 			k++
@@ -449,10 +453,10 @@ func (c *compiler) firstPassEmit() (int, error) {
 			if err := c.emitInsn(k+1, ins); err != nil {
 				return 0, err
 			}
-			if c.a.n > maxInsnSize {
-				return 0, c.errorf(fs.start+k, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", ins.Op, c.a.n)
+			if c.a.len() > maxInsnSize {
+				return 0, c.errorf(fs.start+k, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", ins.Op, c.a.len())
 			}
-			size0[k] = uint8(c.a.n)
+			size0[k] = uint8(c.a.len())
 			c.end()
 		}
 		addrs[k+1] = c.proglen
@@ -460,24 +464,32 @@ func (c *compiler) firstPassEmit() (int, error) {
 	return c.proglen, nil
 }
 
-// begin starts the code of one insn at the end of out: the asm writes
-// straight into out's spare capacity, so do_jit's temp[] and its memcpy
-// into the image are one write, which end keeps. A sizing pass that
-// begins without ending only measures.
+// begin starts the code of one insn where the output ends: the asm writes
+// straight into the output buffer, so do_jit's temp[] and its memcpy into
+// the image are one write, which end keeps. A sizing pass measures an
+// insn between begin and drop.
 func (c *compiler) begin() {
-	if cap(c.out)-len(c.out) < asmSize {
-		c.out = slices.Grow(c.out, asmSize)
+	a := &c.a
+	if a.n+asmSize > len(a.b) {
+		c.grow()
 	}
-	l := len(c.out)
-	c.a.b = (*[asmSize]byte)(c.out[l : l+asmSize])
-	c.a.n = 0
+	a.start = a.n
 }
 
-// end appends the insn begun by begin.
-func (c *compiler) end() {
-	c.out = c.out[:len(c.out)+c.a.n]
-	c.proglen += c.a.n
+// grow makes room for begin (out of line, so that begin inlines).
+func (c *compiler) grow() {
+	c.a.b = slices.Grow(c.a.b[:c.a.n], len(c.a.b)+asmSize)
+	c.a.b = c.a.b[:cap(c.a.b)]
 }
+
+// end keeps the insn begun by begin.
+func (c *compiler) end() {
+	c.proglen += c.a.n - c.a.start
+	c.a.start = c.a.n
+}
+
+// drop forgets the insn begun by begin.
+func (c *compiler) drop() { c.a.n = c.a.start }
 
 // finalPass is do_jit's write pass into the image. Sizes have converged,
 // so addrs[] first takes its final values (shift folded in). The code of
@@ -487,8 +499,21 @@ func (c *compiler) end() {
 func (c *compiler) finalPass() (int, error) {
 	fs := c.fs
 	addrs := fs.addrs[:fs.n+1]
-	for k := range addrs[:fs.n] {
-		addrs[k] += fs.shift[fs.vol[k]]
+	// Volatile slot j (volSlots[j]) ends the run of addrs[] entries that
+	// shift[j] moves: vol[k] == j for k in (volSlots[j-1]+1, volSlots[j]].
+	from := 0
+	for j, k := range fs.volSlots {
+		if d := fs.shift[j]; d != 0 {
+			for t := from; t <= int(k); t++ {
+				addrs[t] += d
+			}
+		}
+		from = int(k) + 1
+	}
+	if d := fs.shift[len(fs.volSlots)]; d != 0 {
+		for t := from; t < fs.n; t++ {
+			addrs[t] += d
+		}
 	}
 	// addrs[n] is also the next function's addrs[0], which its converge
 	// has overwritten.
@@ -540,7 +565,8 @@ func (c *compiler) copyRun(from, to int, src *int) error {
 		return c.errorf(fs.start+from, "code moved in the final pass (starts at %d, was %d)", c.proglen, fs.addrs[from])
 	}
 	n := fs.addrs[to] - fs.addrs[from]
-	c.out = append(c.out, c.scratch[*src:*src+n]...)
+	c.a.n += copy(c.a.b[c.a.n:], c.scratch[*src:*src+n])
+	c.a.start = c.a.n
 	*src += n
 	c.proglen += n
 	return nil
@@ -555,18 +581,28 @@ func (c *compiler) sizePass() (int, error) {
 	fs := c.fs
 	c.seenExit = false
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
+	kind := c.kind[fs.start : fs.start+fs.n]
+	size0 := c.size0[fs.start : fs.start+fs.n]
 	addrs := fs.addrs[:fs.n+1]
+	vol := fs.vol[:fs.n+1]
 	shift := fs.shift[:len(fs.volSlots)+1]
+	padding := fs.padding
 	for j, k := range fs.volSlots {
 		i := int(k) + 1
-		slot := fs.start + int(k)
-		kd := c.kind[slot]
+		kd := kind[k]
 		start := addrs[i-1] + shift[j] // addr(i-1): the slot's start, this pass
-		size := int(c.size0[slot])
+		size := int(size0[k])
 		switch kd & 15 {
 		case kindCond:
 			pre := int(kd >> 4)
-			nops, jlen, err := c.condJmpForm(i, fs.addr(i+int(insns[k].Off))-fs.addr(i), pre)
+			t := i + int(insns[k].Off)
+			off := addrs[t] + shift[vol[t]] - (addrs[i] + shift[j+1]) // addr(t) - addr(i)
+			if !padding && isImm8Jmp(int64(off)) {
+				// condJmpForm's common case, without the call.
+				size = pre + 2
+				break
+			}
+			nops, jlen, err := c.condJmpForm(i, off, pre)
 			if err != nil {
 				return 0, err
 			}
@@ -598,9 +634,10 @@ func (c *compiler) sizePass() (int, error) {
 				return 0, err
 			}
 			size = c.a.len()
+			c.drop()
 		}
 		if size > maxInsnSize {
-			return 0, c.errorf(slot, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", insns[k].Op, size)
+			return 0, c.errorf(fs.start+int(k), "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", insns[k].Op, size)
 		}
 		shift[j+1] = start + size - addrs[i]
 	}
