@@ -128,7 +128,7 @@ type compiler struct {
 	bmi2   bool
 	legacy bool
 
-	a     asm    // the output of the pass: scratch, then the image
+	a     asm // the output of the pass: scratch, then the image
 	funcs []funcState
 	fs    *funcState // the function being JITed
 
