@@ -225,11 +225,11 @@ func (c *Case) Load() (*core.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	pos := make([]core.Pos, len(insns))
+	pos := make([]core.SlotPos, len(insns))
 	for i := range pos {
-		pos[i] = core.Pos{File: c.File, Line: c.rawLines[i*core.InsnSize], Insn: i}
+		pos[i] = core.SlotPos{Line: int32(c.rawLines[i*core.InsnSize])}
 	}
-	p := &core.Program{Name: "prog", Insns: insns, Pos: pos}
+	p := &core.Program{Name: "prog", Insns: insns, SlotPos: pos, Origins: []core.Origin{{File: c.File}}}
 	return &core.Object{File: c.File, Progs: []*core.Program{p}, Helpers: core.HelpersConformance}, nil
 }
 

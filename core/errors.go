@@ -20,6 +20,21 @@ type Pos struct {
 	Insn    int
 }
 
+// SlotPos is the position of one slot, kept small because a program has
+// one per slot (a Pos with its three strings is 72 bytes, this 12).
+type SlotPos struct {
+	Line, Col int32 // 0: unknown
+	// Origin indexes Program.Origins. -1 (or any index outside Origins)
+	// means no file, section or source line is known.
+	Origin int32
+}
+
+// Origin is what many slots share: the file, the ELF section and the C
+// source line (from BTF line info) they came from. Any may be empty.
+type Origin struct {
+	File, Section, Source string
+}
+
 // NoInsn is a Pos that names no instruction.
 var NoInsn = Pos{Insn: -1}
 

@@ -534,8 +534,8 @@ func WriteXlated(w io.Writer, obj *Object, p *Program, opcodes bool) error {
 			bw.WriteString(name)
 			bw.WriteString(":\n")
 		}
-		if i < len(p.Pos) && p.Pos[i].Source != "" && p.Pos[i].Source != lastSource {
-			lastSource = p.Pos[i].Source
+		if src := p.OriginOf(i).Source; src != "" && src != lastSource {
+			lastSource = src
 			bw.WriteString("; ")
 			bw.WriteString(lastSource)
 			bw.WriteByte('\n')

@@ -143,10 +143,10 @@ func TestWriteXlated(t *testing.T) {
 			mkInsn(0xb7, 0, 0, 0, 2),
 			mkInsn(0x95, 0, 0, 0, 0),
 		},
-		Pos:     make([]Pos, 7),
+		SlotPos: []SlotPos{{Origin: 0}, {Origin: -1}, {Origin: -1}, {Origin: -1}, {Origin: -1}, {Origin: -1}, {Origin: -1}},
+		Origins: []Origin{{Source: "return 1;"}},
 		Symbols: []Symbol{{Name: "sub", Insn: 5, Func: true}, {Name: "loop", Insn: 6}},
 	}
-	p.Pos[0].Source = "return 1;"
 	var b strings.Builder
 	if err := WriteXlated(&b, nil, p, true); err != nil {
 		t.Fatal(err)

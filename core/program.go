@@ -41,8 +41,13 @@ type Program struct {
 	Type ProgType
 	// Insns are the program's slots; an ld_imm64 takes two.
 	Insns []Insn
-	// Pos has one entry per slot (or is nil): where it came from.
-	Pos []Pos
+	// SlotPos has one entry per slot (or is nil): where it came from.
+	// PosOf expands an entry into a Pos.
+	SlotPos []SlotPos
+	// Origins are what the SlotPos entries point at: one per source file
+	// for the assembler, one per ELF section and C source line for the ELF
+	// loader.
+	Origins []Origin
 	// Symbols name slots: labels and function entries from the source, in
 	// slot order. Used by printers and error messages.
 	Symbols []Symbol
@@ -102,12 +107,25 @@ type Symbol struct {
 
 // PosOf returns the position of slot i.
 func (p *Program) PosOf(i int) Pos {
-	if i >= 0 && i < len(p.Pos) {
-		pos := p.Pos[i]
-		pos.Insn = i
-		return pos
+	pos := Pos{Insn: i}
+	if i >= 0 && i < len(p.SlotPos) {
+		s := p.SlotPos[i]
+		pos.Line, pos.Col = int(s.Line), int(s.Col)
+		if o := s.Origin; o >= 0 && int(o) < len(p.Origins) {
+			pos.File, pos.Section, pos.Source = p.Origins[o].File, p.Origins[o].Section, p.Origins[o].Source
+		}
 	}
-	return Pos{Insn: i}
+	return pos
+}
+
+// OriginOf returns the origin of slot i, the zero Origin when unknown.
+func (p *Program) OriginOf(i int) Origin {
+	if i >= 0 && i < len(p.SlotPos) {
+		if o := p.SlotPos[i].Origin; o >= 0 && int(o) < len(p.Origins) {
+			return p.Origins[o]
+		}
+	}
+	return Origin{}
 }
 
 // Errorf builds an *Error naming this program and slot i.

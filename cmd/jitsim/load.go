@@ -58,13 +58,10 @@ func loadFile(path string, helpers core.HelperSet, progName string) (*loaded, er
 		if err != nil {
 			return nil, inputError{err}
 		}
-		pos := make([]core.Pos, len(insns))
-		for i := range pos {
-			pos[i] = core.Pos{File: path, Insn: i}
-		}
 		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 		l.obj = &core.Object{File: path, Helpers: helpers,
-			Progs: []*core.Program{{Name: name, Insns: insns, Pos: pos}}}
+			Progs: []*core.Program{{Name: name, Insns: insns,
+				SlotPos: make([]core.SlotPos, len(insns)), Origins: []core.Origin{{File: path}}}}}
 	default:
 		if l.obj, err = asm.ParseOpts(data, asm.Options{File: path, Line: 1, Helpers: helpers}); err != nil {
 			return nil, inputError{err}
@@ -93,7 +90,7 @@ func findProg(path string, obj *core.Object, name string) (int, error) {
 	var inSection, names []string
 	for i, p := range obj.Progs {
 		names = append(names, p.Name)
-		if len(p.Pos) > 0 && p.Pos[0].Section == name {
+		if len(p.SlotPos) > 0 && p.OriginOf(0).Section == name {
 			found = i
 			inSection = append(inSection, p.Name)
 		}

@@ -106,8 +106,9 @@ func (c *checker) errorf(i int, format string, args ...any) error {
 	e := c.p.Errorf(i, "verify", format, args...)
 	if i < 0 {
 		e.Pos = core.Pos{File: c.obj.File, Insn: -1}
-		if len(c.p.Pos) > 0 {
-			e.Pos = core.Pos{File: c.p.Pos[0].File, Section: c.p.Pos[0].Section, Insn: -1}
+		if len(c.p.SlotPos) > 0 {
+			o := c.p.OriginOf(0)
+			e.Pos = core.Pos{File: o.File, Section: o.Section, Insn: -1}
 		}
 	}
 	return e

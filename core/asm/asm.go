@@ -210,10 +210,12 @@ type parser struct {
 	fixups  []fixup
 	names   []byte
 	symEnds []int32
-	// insns and poss hold the slots of all programs; the current one
-	// starts at progStart.
+	// insns and slotPos hold the slots of all programs, each program's
+	// a cap-limited part of them; the current one starts at progStart.
+	// Every slot's Origin is 0: origins, the one Origin of the file.
 	insns     []core.Insn
-	lineCols  []lineCol
+	slotPos   []core.SlotPos
+	origins   []core.Origin
 	progStart int
 	progIdx   map[string]int
 	mapIdx    map[string]int
@@ -566,8 +568,7 @@ func (p *parser) slot() int {
 
 // emit appends one instruction slot at the position of column col. All
 // programs of a file share one backing array, sized from the line count up
-// front, so the parser neither regrows nor copies it; positions are kept
-// as line and column until the program ends (a core.Pos is 72 bytes).
+// front, so the parser neither regrows nor copies it.
 func (p *parser) emit(col int, ins core.Insn) int {
 	slot := p.slot()
 	if slot >= core.MaxInsnSlots {
@@ -578,10 +579,10 @@ func (p *parser) emit(col int, ins core.Insn) int {
 		n := bytes.Count(p.src, []byte{'\n'})
 		n += n/4 + 16 // ld_imm64 takes two slots
 		p.insns = make([]core.Insn, 0, n)
-		p.lineCols = make([]lineCol, 0, n)
+		p.slotPos = make([]core.SlotPos, 0, n)
 	}
 	p.insns = append(p.insns, ins)
-	p.lineCols = append(p.lineCols, lineCol{int32(p.lineNo), int32(col + 1)})
+	p.slotPos = append(p.slotPos, core.SlotPos{Line: int32(p.lineNo), Col: int32(col + 1)})
 	return slot
 }
 
@@ -617,7 +618,11 @@ func (p *parser) endProg() {
 	n := len(p.insns)
 	if n > p.progStart {
 		pr.p.Insns = p.insns[p.progStart:n:n]
-		pr.p.Pos = p.positions(p.lineCols[p.progStart:n])
+		pr.p.SlotPos = p.slotPos[p.progStart:n:n]
+		if p.origins == nil {
+			p.origins = []core.Origin{{File: p.opts.File}}
+		}
+		pr.p.Origins = p.origins
 	}
 	p.progStart = n
 	if len(p.symEnds) > 0 {
@@ -678,20 +683,6 @@ func grow[T any](s []T, n int) []T {
 		s = slices.Grow(s, max(n, len(s), 16))
 	}
 	return s
-}
-
-// positions expands the slots' compact positions into a Program.Pos.
-func (p *parser) positions(lcs []lineCol) []core.Pos {
-	pos := make([]core.Pos, len(lcs))
-	file := p.opts.File
-	for i, lc := range lcs {
-		// Field by field: a whole-struct store of a Pos, with its three
-		// strings, takes the bulk write barrier while the GC marks.
-		q := &pos[i]
-		q.File = file
-		q.Line, q.Col, q.Insn = int(lc.line), int(lc.col), i
-	}
-	return pos
 }
 
 // resolveFile patches what only the whole file defines: map references,

@@ -322,13 +322,13 @@ func TestPositions(t *testing.T) {
 	}
 	p := obj.Progs[0]
 	want := []struct{ line, col int }{{11, 3}, {12, 2}, {12, 2}, {13, 4}}
-	if len(p.Pos) != len(want) {
-		t.Fatalf("%d positions for %d slots", len(p.Pos), len(p.Insns))
+	if len(p.SlotPos) != len(want) {
+		t.Fatalf("%d positions for %d slots", len(p.SlotPos), len(p.Insns))
 	}
 	for i, w := range want {
-		got := p.Pos[i]
+		got := p.PosOf(i)
 		if got.File != "case.data" || got.Line != w.line || got.Col != w.col || got.Insn != i {
-			t.Errorf("Pos[%d] = %+v, want case.data:%d:%d insn %d", i, got, w.line, w.col, i)
+			t.Errorf("PosOf(%d) = %+v, want case.data:%d:%d insn %d", i, got, w.line, w.col, i)
 		}
 	}
 }
@@ -432,12 +432,12 @@ func TestConformanceFiles(t *testing.T) {
 			continue
 		}
 		p := obj.Progs[0]
-		if len(p.Insns) == 0 || len(p.Pos) != len(p.Insns) {
-			t.Errorf("%s: %d insns, %d positions", c.name, len(p.Insns), len(p.Pos))
+		if len(p.Insns) == 0 || len(p.SlotPos) != len(p.Insns) {
+			t.Errorf("%s: %d insns, %d positions", c.name, len(p.Insns), len(p.SlotPos))
 			continue
 		}
-		if p.Pos[0].Line < c.line {
-			t.Errorf("%s: first insn at line %d, before the asm section (line %d)", c.name, p.Pos[0].Line, c.line)
+		if line := p.PosOf(0).Line; line < c.line {
+			t.Errorf("%s: first insn at line %d, before the asm section (line %d)", c.name, line, c.line)
 		}
 	}
 }

@@ -31,8 +31,8 @@ func sameObject(a, b *core.Object) error {
 			return fmt.Errorf("program %s: insns\n%v\nthen\n%v", p.Name, raws(p.Insns), raws(q.Insns))
 		case !slices.Equal(p.Symbols, q.Symbols):
 			return fmt.Errorf("program %s: symbols %+v, then %+v", p.Name, p.Symbols, q.Symbols)
-		case len(q.Pos) != len(q.Insns):
-			return fmt.Errorf("program %s: %d positions for %d slots", p.Name, len(q.Pos), len(q.Insns))
+		case len(q.SlotPos) != len(q.Insns):
+			return fmt.Errorf("program %s: %d positions for %d slots", p.Name, len(q.SlotPos), len(q.Insns))
 		}
 	}
 	if len(a.Maps) != len(b.Maps) {

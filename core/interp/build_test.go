@@ -97,10 +97,11 @@ func object(set core.HelperSet, insns []core.Insn) *core.Object {
 // withPos gives every slot a source line, "test.s:line" = slot+1.
 func withPos(obj *core.Object) *core.Object {
 	p := obj.Progs[0]
-	p.Pos = make([]core.Pos, len(p.Insns))
-	for i := range p.Pos {
-		p.Pos[i] = core.Pos{File: obj.File, Line: i + 1}
+	p.SlotPos = make([]core.SlotPos, len(p.Insns))
+	for i := range p.SlotPos {
+		p.SlotPos[i] = core.SlotPos{Line: int32(i + 1)}
 	}
+	p.Origins = []core.Origin{{File: obj.File}}
 	return obj
 }
 

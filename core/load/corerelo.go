@@ -45,14 +45,14 @@ func (l *loader) applyCORE(p *core.Program, insns asm.Instructions) (asm.Instruc
 	insns = slices.Clone(insns)
 	target, err := l.uapiSpec()
 	if err != nil {
-		return nil, l.progErrorf(p, p.Pos, slots[0], "CO-RE: %w", err)
+		return nil, l.progErrorf(p, slots[0], "CO-RE: %w", err)
 	}
 	local := l.spec.Types
 	fixups, err := btf.CORERelocate(relos, []*btf.Spec{target}, l.spec.ByteOrder, func(t btf.Type) (btf.TypeID, error) {
 		return local.TypeID(t)
 	})
 	if err != nil {
-		return nil, l.progErrorf(p, p.Pos, slots[0], "CO-RE relocation: %w", err)
+		return nil, l.progErrorf(p, slots[0], "CO-RE relocation: %w", err)
 	}
 	for k, fx := range fixups {
 		// A relocation whose type is not among the uapi types finds no
@@ -62,11 +62,11 @@ func (l *loader) applyCORE(p *core.Program, insns asm.Instructions) (asm.Instruc
 		// same: the type is not one jitsim knows.
 		s := fx.String()
 		if strings.HasSuffix(s, "=poison") || (isExistenceCheck(s) && strings.HasSuffix(s, "->0")) {
-			return nil, l.progErrorf(p, p.Pos, slots[k], "cannot resolve %s: jitsim has no kernel BTF and resolves CO-RE only against the uapi types (%s): %w",
+			return nil, l.progErrorf(p, slots[k], "cannot resolve %s: jitsim has no kernel BTF and resolves CO-RE only against the uapi types (%s): %w",
 				relos[k], strings.Join(uapiTypes, ", "), core.ErrUnsupported)
 		}
 		if err := fx.Apply(&insns[at[k]]); err != nil {
-			return nil, l.progErrorf(p, p.Pos, slots[k], "applying CO-RE fixup %s for %s: %w", s, relos[k], err)
+			return nil, l.progErrorf(p, slots[k], "applying CO-RE fixup %s for %s: %w", s, relos[k], err)
 		}
 	}
 	return insns, nil

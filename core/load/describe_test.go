@@ -22,8 +22,8 @@ var progTypeNames = map[core.ProgType]string{
 func describeProg(p *core.Program) string {
 	var b strings.Builder
 	sec := ""
-	if len(p.Pos) > 0 {
-		sec = p.Pos[0].Section
+	if len(p.SlotPos) > 0 {
+		sec = p.OriginOf(0).Section
 	}
 	fmt.Fprintf(&b, "%s %s sec %s slots %d funcs", p.Name, progTypeNames[p.Type], sec, len(p.Insns))
 	for _, s := range p.Symbols {

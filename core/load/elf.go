@@ -235,36 +235,48 @@ func (l *loader) prog(ps *ebpf.ProgramSpec) (*core.Program, error) {
 	// mark, as bpftool attributes them).
 	n := 0
 	entry := map[string]int{}
-	pos := make([]core.Pos, 0, len(insns)+8)
-	cur := core.Pos{File: l.file, Section: ps.SectionName}
+	// Slots share an Origin per distinct section and C line.
+	type originKey struct{ section, source string }
+	origins := map[originKey]int32{}
+	origin := func(section, source string) int32 {
+		k := originKey{section, source}
+		o, ok := origins[k]
+		if !ok {
+			o = int32(len(p.Origins))
+			origins[k] = o
+			p.Origins = append(p.Origins, core.Origin{File: l.file, Section: section, Source: source})
+		}
+		return o
+	}
+	p.SlotPos = make([]core.SlotPos, 0, len(insns)+8)
+	cur := core.SlotPos{Origin: origin(ps.SectionName, "")}
+	section := ps.SectionName
 	for _, ins := range insns {
 		if sym := ins.Symbol(); sym != "" {
 			if _, dup := entry[sym]; dup {
-				return nil, l.progErrorf(p, pos, n, "function %s linked twice", sym)
+				return nil, l.progErrorf(p, n, "function %s linked twice", sym)
 			}
 			entry[sym] = n
 			p.Symbols = append(p.Symbols, core.Symbol{Name: sym, Insn: n, Func: true})
-			cur = core.Pos{File: l.file, Section: ps.SectionName}
+			section = ps.SectionName
 			if at, ok := l.syms.fn[sym]; ok {
-				cur.Section = at.name
+				section = at.name
 			}
+			cur = core.SlotPos{Origin: origin(section, "")}
 		}
 		if li, ok := ins.Source().(*btf.Line); ok && li != nil {
-			cur.Line = int(li.LineNumber())
-			cur.Col = int(li.LineColumn())
-			cur.Source = strings.TrimSpace(li.Line())
+			cur.Line = int32(li.LineNumber())
+			cur.Col = int32(li.LineColumn())
+			cur.Origin = origin(section, strings.TrimSpace(li.Line()))
 		}
-		for k := 0; k < int(ins.Width()); k++ {
-			c := cur
-			c.Insn = n + k
-			pos = append(pos, c)
+		for range int(ins.Width()) {
+			p.SlotPos = append(p.SlotPos, cur)
 		}
 		n += int(ins.Width())
 		if n > core.MaxInsnSlots {
-			return nil, l.progErrorf(p, pos, n-1, "program has more than %d instruction slots (BPF_COMPLEXITY_LIMIT_INSNS)", core.MaxInsnSlots)
+			return nil, l.progErrorf(p, n-1, "program has more than %d instruction slots (BPF_COMPLEXITY_LIMIT_INSNS)", core.MaxInsnSlots)
 		}
 	}
-	p.Pos = pos
 	insns, err := l.applyCORE(p, insns)
 	if err != nil {
 		return nil, err
@@ -288,10 +300,10 @@ func (l *loader) prog(ps *ebpf.ProgramSpec) (*core.Program, error) {
 
 // progErrorf builds a load error at slot i of p, with what is known of its
 // position so far.
-func (l *loader) progErrorf(p *core.Program, pos []core.Pos, i int, format string, args ...any) *core.Error {
-	at := core.Pos{File: l.file, Insn: i}
-	if i >= 0 && i < len(pos) {
-		at = pos[i]
+func (l *loader) progErrorf(p *core.Program, i int, format string, args ...any) *core.Error {
+	at := p.PosOf(i)
+	if i < 0 || i >= len(p.SlotPos) {
+		at.File = l.file
 	}
 	e := loadErrorf(at, format, args...)
 	e.Prog = p.Name
@@ -304,7 +316,7 @@ func (l *loader) progErrorf(p *core.Program, pos []core.Pos, i int, format strin
 // numbers are already Linux's (platform tag 0).
 func (l *loader) encode(p *core.Program, slot int, ins asm.Instruction, entry map[string]int) (lo, hi core.Insn, err error) {
 	errorf := func(format string, args ...any) (core.Insn, core.Insn, error) {
-		return core.Insn{}, core.Insn{}, l.progErrorf(p, p.Pos, slot, format, args...)
+		return core.Insn{}, core.Insn{}, l.progErrorf(p, slot, format, args...)
 	}
 	lo = core.Insn{
 		Op:  uint8(ins.OpCode),
@@ -367,19 +379,19 @@ func (l *loader) mapRef(p *core.Program, slot int, ins asm.Instruction, lo, hi c
 	idx, ok := l.mapIndex[ref]
 	if !ok {
 		if ref == "" && ins.Src == asm.PseudoMapFD {
-			return core.Insn{}, core.Insn{}, l.progErrorf(p, p.Pos, slot, "ld_imm64 with src 1 (BPF_PSEUDO_MAP_FD) and no relocation names no map")
+			return core.Insn{}, core.Insn{}, l.progErrorf(p, slot, "ld_imm64 with src 1 (BPF_PSEUDO_MAP_FD) and no relocation names no map")
 		}
 		if ref == "" {
 			// cilium/ebpf leaves the reference of an extern __kconfig
 			// variable empty: it points into the virtual .kconfig map.
-			return core.Insn{}, core.Insn{}, l.progErrorf(p, p.Pos, slot, "ld_imm64 (src %d) of an extern variable jitsim cannot resolve (__kconfig): %w", ins.Src, core.ErrUnsupported)
+			return core.Insn{}, core.Insn{}, l.progErrorf(p, slot, "ld_imm64 (src %d) of an extern variable jitsim cannot resolve (__kconfig): %w", ins.Src, core.ErrUnsupported)
 		}
-		return core.Insn{}, core.Insn{}, l.progErrorf(p, p.Pos, slot, "ld_imm64 refers to %q, which is no map of the object (an extern __kconfig variable?): %w", ref, core.ErrUnsupported)
+		return core.Insn{}, core.Insn{}, l.progErrorf(p, slot, "ld_imm64 refers to %q, which is no map of the object (an extern __kconfig variable?): %w", ref, core.ErrUnsupported)
 	}
 	lo.Imm = int32(idx)
 	if ins.Src == asm.PseudoMapFD {
 		if ins.Constant != 0 {
-			return core.Insn{}, core.Insn{}, l.progErrorf(p, p.Pos, slot, "reference to map %s with offset %d", ref, ins.Constant)
+			return core.Insn{}, core.Insn{}, l.progErrorf(p, slot, "reference to map %s with offset %d", ref, ins.Constant)
 		}
 		hi.Imm = 0
 	}

@@ -416,6 +416,17 @@ func TestDemo(t *testing.T) {
 	if got := entry.PosOf(13).String(); got != file+":.text:71:5 (insn 13)" {
 		t.Errorf("position prints as %q", got)
 	}
+	// One Origin per distinct section and C line, shared by its slots.
+	if o := entry.SlotPos[11].Origin; entry.SlotPos[12].Origin != o || entry.SlotPos[13].Origin != o {
+		t.Errorf("slots 11-13 of one C line have origins %+v", entry.SlotPos[11:14])
+	}
+	seen := map[core.Origin]bool{}
+	for _, o := range entry.Origins {
+		if seen[o] {
+			t.Errorf("origin %+v twice in %+v", o, entry.Origins)
+		}
+		seen[o] = true
+	}
 }
 
 // TestDemoListing checks the bpftool-style listing of entry, with the C

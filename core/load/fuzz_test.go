@@ -47,8 +47,8 @@ func FuzzELF(f *testing.F) {
 			t.Fatal("no object and no error")
 		}
 		for _, p := range obj.Progs {
-			if len(p.Pos) != len(p.Insns) || len(p.Insns) == 0 {
-				t.Fatalf("%s: %d slots, %d positions", p.Name, len(p.Insns), len(p.Pos))
+			if len(p.SlotPos) != len(p.Insns) || len(p.Insns) == 0 {
+				t.Fatalf("%s: %d slots, %d positions", p.Name, len(p.Insns), len(p.SlotPos))
 			}
 			for i, ins := range p.Insns {
 				if ins.IsLdImm64() && i+1 == len(p.Insns) {

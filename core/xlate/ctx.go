@@ -713,9 +713,9 @@ func (x *xlator) patch(p *core.Program, repl map[int][]core.Insn) (*core.Program
 		return nil, x.errorf(0, "the rewritten program has %d instructions, more than the limit of %d", size, core.MaxInsnSlots)
 	}
 	out := make([]core.Insn, 0, size)
-	var pos []core.Pos
-	if p.Pos != nil {
-		pos = make([]core.Pos, 0, size)
+	var pos []core.SlotPos
+	if p.SlotPos != nil {
+		pos = make([]core.SlotPos, 0, size)
 	}
 	target := func(t int) (int, bool) {
 		if t < 0 || t > n {
@@ -753,9 +753,9 @@ func (x *xlator) patch(p *core.Program, repl map[int][]core.Insn) (*core.Program
 			out = append(out, ins)
 		}
 		if pos != nil {
-			var ps core.Pos
-			if i < len(p.Pos) {
-				ps = p.Pos[i]
+			ps := core.SlotPos{Origin: -1}
+			if i < len(p.SlotPos) {
+				ps = p.SlotPos[i]
 			}
 			for range at[i+1] - at[i] {
 				pos = append(pos, ps)
@@ -763,7 +763,7 @@ func (x *xlator) patch(p *core.Program, repl map[int][]core.Insn) (*core.Program
 		}
 	}
 	q := *p
-	q.Insns, q.Pos = out, pos
+	q.Insns, q.SlotPos = out, pos
 	q.Symbols = make([]core.Symbol, len(p.Symbols))
 	for k, s := range p.Symbols {
 		if s.Insn >= 0 && s.Insn <= n {

@@ -44,11 +44,8 @@ func FuzzKernelCtx(f *testing.F) {
 		if err != nil {
 			return
 		}
-		pos := make([]core.Pos, len(insns))
-		for i := range pos {
-			pos[i] = core.Pos{File: "f.bin", Insn: i}
-		}
-		obj := &core.Object{File: "f.bin", Progs: []*core.Program{{Name: "f", Type: types[int(typ)%len(types)], Insns: insns, Pos: pos, KernelCtx: true}}}
+		obj := &core.Object{File: "f.bin", Progs: []*core.Program{{Name: "f", Type: types[int(typ)%len(types)], Insns: insns,
+			SlotPos: make([]core.SlotPos, len(insns)), Origins: []core.Origin{{File: "f.bin"}}, KernelCtx: true}}}
 		if analysis.Check(obj) != nil {
 			return
 		}
@@ -60,8 +57,8 @@ func FuzzKernelCtx(f *testing.F) {
 			return
 		}
 		p := x.Progs[0]
-		if len(p.Pos) != len(p.Insns) {
-			t.Fatalf("%d positions for %d slots", len(p.Pos), len(p.Insns))
+		if len(p.SlotPos) != len(p.Insns) {
+			t.Fatalf("%d positions for %d slots", len(p.SlotPos), len(p.Insns))
 		}
 		for k, fn := range p.Funcs {
 			if fn.Start > fn.End || fn.End > len(p.Insns) || (k > 0 && fn.Start < p.Funcs[k-1].End) {

@@ -197,8 +197,8 @@ sub:
 	if p.Insns[22].CallTarget(22) != 24 || len(p.Funcs) != 2 || p.Funcs[1].Start != 24 || p.Funcs[0].End != 24 || p.Funcs[1].End != 26 {
 		t.Fatalf("call target %d, funcs %+v: want the subprogram at 24", p.Insns[22].CallTarget(22), p.Funcs)
 	}
-	if len(p.Pos) != len(p.Insns) || p.Pos[2].Line != 6 || p.Pos[7].Line != 6 || p.Pos[8].Line != 8 {
-		t.Fatalf("positions %v: each new slot keeps the line of the slot it replaces", p.Pos)
+	if len(p.SlotPos) != len(p.Insns) || p.PosOf(2).Line != 6 || p.PosOf(7).Line != 6 || p.PosOf(8).Line != 8 {
+		t.Fatalf("positions %v: each new slot keeps the line of the slot it replaces", p.SlotPos)
 	}
 	again, err := xlate.Object(x)
 	if err != nil || strings.Join(listing(again.Progs[0]), "\n") != strings.Join(want, "\n") {

@@ -57,7 +57,7 @@ func TestLdImm64(t *testing.T) {
 			t.Errorf("slot %d: %v / %v = %#x, want src 0 and %#x", tc.slot, lo, hi, core.Imm64(lo, hi), tc.want)
 		}
 	}
-	if len(p.Pos) != len(p.Insns) || p.Pos[2].Line != obj.Progs[0].Pos[2].Line {
+	if len(p.SlotPos) != len(p.Insns) || p.PosOf(2) != obj.Progs[0].PosOf(2) {
 		t.Fatal("positions were not kept per slot")
 	}
 	if obj.Progs[0].Insns[0].Src != core.PseudoMapFD {
