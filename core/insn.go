@@ -11,6 +11,11 @@ import "fmt"
 // the low 32 bits of the constant in Imm, the second (Op 0) the high 32 bits.
 // Keeping the kernel's slot model means instruction indices, jump offsets and
 // the JITs' addrs[] all count the same thing as bpftool and the verifier.
+//
+// Its field accessors take a pointer: with five fields the struct is not
+// kept in registers, so a value receiver is a copy through the stack at
+// every inlined call, which the JITs' per-insn loops paid for in every
+// Class, OpCode and Source they asked.
 type Insn struct {
 	Op  uint8
 	Dst Reg
@@ -161,19 +166,19 @@ const (
 const MaxInsnSlots = 1_000_000
 
 // Class returns the instruction class.
-func (i Insn) Class() uint8 { return i.Op & 0x07 }
+func (i *Insn) Class() uint8 { return i.Op & 0x07 }
 
 // OpCode returns the operation bits of an ALU or JMP instruction.
-func (i Insn) OpCode() uint8 { return i.Op & 0xf0 }
+func (i *Insn) OpCode() uint8 { return i.Op & 0xf0 }
 
 // Source returns K or X.
-func (i Insn) Source() uint8 { return i.Op & 0x08 }
+func (i *Insn) Source() uint8 { return i.Op & 0x08 }
 
 // Size returns W, H, B or DW of a load or store.
-func (i Insn) Size() uint8 { return i.Op & 0x18 }
+func (i *Insn) Size() uint8 { return i.Op & 0x18 }
 
 // Mode returns the mode bits of a load or store.
-func (i Insn) Mode() uint8 { return i.Op & 0xe0 }
+func (i *Insn) Mode() uint8 { return i.Op & 0xe0 }
 
 // SizeBytes converts a Size to a byte count.
 func SizeBytes(size uint8) int {
@@ -189,23 +194,23 @@ func SizeBytes(size uint8) int {
 }
 
 // IsLdImm64 reports whether i is the first slot of an ld_imm64.
-func (i Insn) IsLdImm64() bool { return i.Op == LD|IMM|DW }
+func (i *Insn) IsLdImm64() bool { return i.Op == LD|IMM|DW }
 
 // IsAtomic reports whether i is STX|ATOMIC.
-func (i Insn) IsAtomic() bool { return i.Class() == STX && i.Mode() == ATOMIC }
+func (i *Insn) IsAtomic() bool { return i.Class() == STX && i.Mode() == ATOMIC }
 
 // IsPseudoCall reports whether i is a bpf-to-bpf call.
-func (i Insn) IsPseudoCall() bool { return i.Op == JMP|Call && i.Src == PseudoCall }
+func (i *Insn) IsPseudoCall() bool { return i.Op == JMP|Call && i.Src == PseudoCall }
 
 // IsHelperCall reports whether i calls a helper by id.
-func (i Insn) IsHelperCall() bool { return i.Op == JMP|Call && i.Src == CallHelper }
+func (i *Insn) IsHelperCall() bool { return i.Op == JMP|Call && i.Src == CallHelper }
 
 // IsExit reports whether i is exit.
-func (i Insn) IsExit() bool { return i.Op == JMP|Exit }
+func (i *Insn) IsExit() bool { return i.Op == JMP|Exit }
 
 // IsJump reports whether i is a jump with an offset (conditional or JA,
 // including gotol), not call, exit or tail call.
-func (i Insn) IsJump() bool {
+func (i *Insn) IsJump() bool {
 	c := i.Class()
 	if c != JMP && c != JMP32 {
 		return false
@@ -219,7 +224,7 @@ func (i Insn) IsJump() bool {
 
 // JumpTarget returns the slot a jump at index pc goes to: gotol (JMP32|JA)
 // carries its offset in Imm, every other jump in Off.
-func (i Insn) JumpTarget(pc int) int {
+func (i *Insn) JumpTarget(pc int) int {
 	if i.Op == JMP32|JA {
 		return pc + 1 + int(i.Imm)
 	}
@@ -228,7 +233,7 @@ func (i Insn) JumpTarget(pc int) int {
 
 // CallTarget returns the first slot of the subprogram a pseudo call at pc
 // enters.
-func (i Insn) CallTarget(pc int) int { return pc + 1 + int(i.Imm) }
+func (i *Insn) CallTarget(pc int) int { return pc + 1 + int(i.Imm) }
 
 // Imm64 joins the two slots of an ld_imm64.
 func Imm64(lo, hi Insn) uint64 { return uint64(uint32(lo.Imm)) | uint64(uint32(hi.Imm))<<32 }
