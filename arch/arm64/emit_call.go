@@ -27,17 +27,48 @@ func (ctx *jitCtx) emitCallInsn(i int, ins *core.Insn) error {
 	default:
 		return ctx.unsupported(i)
 	}
+	target := ctx.callTarget(i)
 	if ctx.image == nil {
 		// The sizing pass: every call indirect; remember where the calls
-		// are for the pass that fixes their form.
-		ctx.calls = append(ctx.calls, int32(i))
-		ctx.callDirect = append(ctx.callDirect, false)
+		// are, and where they go, for the passes that fix their form.
+		site := callSite{slot: int32(i), callee: -1, target: target}
+		if ins.Src == core.PseudoCall {
+			k, _ := ctx.calleeOf(i, ins)
+			site.callee = int32(k)
+		}
+		ctx.c.scratch.calls = append(ctx.c.scratch.calls, site)
+		ctx.layoutDependent(i)
 	}
-	if err := ctx.emitCall(i, ctx.callTarget(i)); err != nil {
+	if err := ctx.emitCall(i, target); err != nil {
 		return err
 	}
 	ctx.emit(mov(true, bpf2a64[core.R0], x0))
 	return nil
+}
+
+// callSite is a call as the passes after the first see it: its slot, its
+// form in the current layout, how far relayout moved what follows it,
+// and its target: a helper's address (HelperAddr is asked once), or the
+// called function.
+type callSite struct {
+	slot   int32
+	direct bool
+	shift  int32
+	callee int32 // function index; -1 for a helper
+	target uint64
+}
+
+// siteTarget is callTarget for a call site: before the extra pass a
+// callee's address is NULL.
+func (ctx *jitCtx) siteTarget(site *callSite) uint64 {
+	if site.callee < 0 {
+		return site.target
+	}
+	if !ctx.extraPass {
+		return 0
+	}
+	addr, _ := ctx.c.funcAddr(int(site.callee))
+	return addr
 }
 
 // callTarget is bpf_jit_get_func_addr for the call at slot i: a helper's

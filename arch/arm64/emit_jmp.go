@@ -64,20 +64,7 @@ func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 	op := ins.OpCode()
 	switch {
 	case op == core.JA:
-		// JMP|JA jumps by off, JMP32|JA (gotol) by imm.
-		off := int(ins.Off)
-		if !is64 {
-			off = int(ins.Imm)
-		}
-		jo, err := ctx.bpf2a64Offset(i, off)
-		if err != nil {
-			return err
-		}
-		if err := ctx.checkImm(i, 26, jo); err != nil {
-			return err
-		}
-		ctx.emit(b(jo))
-		return nil
+		return ctx.emitBranch(i, ins)
 	case !is64 && (op == core.Call || op == core.Exit || op == core.TailCall):
 		return ctx.unsupported(i)
 	case op == core.Call:
@@ -93,12 +80,7 @@ func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 		if i == len(ctx.insns)-1 {
 			return nil
 		}
-		jo := ctx.epilogueOffset - ctx.idx
-		if err := ctx.checkImm(i, 26, jo); err != nil {
-			return err
-		}
-		ctx.emit(b(jo))
-		return nil
+		return ctx.emitBranch(i, ins)
 	case op == core.JSET && ins.Source() == core.X:
 		ctx.emit(tst(is64, dst, src))
 	case op == core.JSET:
@@ -124,7 +106,39 @@ func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 			ctx.emit(cmp(is64, dst, tmp1))
 		}
 	}
-	// emit_cond_jmp
+	return ctx.emitBranch(i, ins)
+}
+
+// emitBranch is the branch a jump slot ends with, the only word of it
+// that depends on the layout: B to the target for JA (JMP|JA jumps by
+// off, JMP32|JA, gotol, by imm), B to the epilogue for exit, B.cond after
+// the compare (emit_cond_jmp).
+func (ctx *jitCtx) emitBranch(i int, ins *core.Insn) error {
+	ctx.layoutDependent(i)
+	op := ins.Op & 0xf0
+	if op == core.Exit {
+		jo := ctx.epilogueOffset - ctx.idx
+		if err := ctx.checkImm(i, 26, jo); err != nil {
+			return err
+		}
+		ctx.emit(b(jo))
+		return nil
+	}
+	if op == core.JA {
+		off := int(ins.Off)
+		if ins.Op&7 == core.JMP32 {
+			off = int(ins.Imm)
+		}
+		jo, err := ctx.bpf2a64Offset(i, off)
+		if err != nil {
+			return err
+		}
+		if err := ctx.checkImm(i, 26, jo); err != nil {
+			return err
+		}
+		ctx.emit(b(jo))
+		return nil
+	}
 	jo, err := ctx.bpf2a64Offset(i, int(ins.Off))
 	if err != nil {
 		return err

@@ -251,6 +251,7 @@ func (ctx *jitCtx) emitLD(i int, ins *core.Insn) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		ctx.layoutDependent(i)
 		// Before the extra pass jit_subprogs() leaves a placeholder
 		// address in the instruction; the length is the same.
 		addr, ok := ctx.c.funcAddr(k)

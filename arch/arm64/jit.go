@@ -17,30 +17,25 @@ const opName = "jit arm64"
 
 // scratch is what a Compile needs only while it runs, recycled between
 // compilations so that compiling allocates little more than the image: the
-// compiler and its jit_ctx structs, the ctx->offset arrays and the call
-// lists of all functions.
+// compiler and its jit_ctx structs, the ctx->offset arrays, the calls and
+// the slots whose code depends on the layout, and the words of the last
+// sizing pass.
 type scratch struct {
 	c       compiler
 	ctxs    []jitCtx
 	offsets []int32
-	calls   []int32
-	direct  []bool
+	// calls and patch hold every function's call sites and
+	// layout-dependent slots, each function a range of them, appended by
+	// its sizing pass (functions are sized one after the other).
+	calls []callSite
+	patch []int32
+	// rec is the code the sizing pass of the function being JITed
+	// produced (the previous JIT's final code in the extra pass), at its
+	// full capacity.
+	rec []byte
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
-
-// callLists returns empty call lists with room for n calls, cut from the
-// recycled arrays. When those are full, new ones take over; the functions
-// already given lists keep the old.
-func (s *scratch) callLists(n int) ([]int32, []bool) {
-	if len(s.calls)+n > cap(s.calls) {
-		size := max(2*cap(s.calls), n)
-		s.calls, s.direct = make([]int32, 0, size), make([]bool, 0, size)
-	}
-	l := len(s.calls)
-	s.calls, s.direct = s.calls[:l+n], s.direct[:l+n]
-	return s.calls[l : l : l+n], s.direct[l : l : l+n]
-}
 
 // release drops every reference to the program and the image, so the pool
 // keeps neither alive, and returns s to the pool.
@@ -100,22 +95,25 @@ type jitCtx struct {
 	// offset is ctx->offset[]: offset[i] is the A64 instruction index where
 	// slot i starts; offset[len] is the end of the body.
 	offset []int32
-	// calls are the slots of the function's helper and bpf-to-bpf calls,
-	// the only instructions whose length depends on addresses, and
-	// callDirect the form each has in the current layout. nCalls, counted
-	// before the first pass, is at least len(calls).
-	calls      []int32
-	callDirect []bool
-	nCalls     int
+	// calls are the function's helper and bpf-to-bpf calls, the only
+	// instructions whose length depends on addresses, with the form each
+	// has in the current layout.
+	calls []callSite
+	// patchLo and patchHi delimit, in scratch.patch, the slots whose code
+	// depends on where things are (see replayBody).
+	patchLo, patchHi int
 	// start is the function's first word in compiler.code and alloc its
 	// allocation in words, both set once the first pass has sized it;
 	// until then image is nil, as ctx->image and ctx->ro_image are in
 	// pass 1.
 	start, alloc int
 	image        []byte
-	write        bool
-	overflow     bool
-	// brk is the first AARCH64_BREAK_FAULT written in this pass, or -1:
+	// out is where emit puts words: image when writing, and in the sizing
+	// pass, where the kernel writes nothing, the recording scratch.rec.
+	out      []byte
+	write    bool
+	overflow bool
+	// brk is the first AARCH64_BREAK_FAULT emitted in this pass, or -1:
 	// what validate_code looks for.
 	brk       int
 	extraPass bool
@@ -156,6 +154,11 @@ type jitCtx struct {
 // range-checks branches against the offsets of step 1; step 4 repeats the
 // checks against the final ones.)
 //
+// Step 4 re-emits only what can differ from step 1: the sizing pass keeps
+// the words the kernel's would have written had it an image, and the
+// write pass copies them to their final place and emits again just the
+// jumps, calls and callback addresses (replayBody).
+//
 // Options: Scheme picks the tail call count scheme, BTI and PAC the
 // CONFIG_ARM64_BTI_KERNEL / CONFIG_ARM64_PTR_AUTH_KERNEL hints, LSE the
 // atomics; Base is the image's guest address (mem.Arm64CodeBase when 0);
@@ -190,7 +193,7 @@ func Compile(p *core.Program, opts jit.Options) (*jit.Image, error) {
 	}
 	s.ctxs = slices.Grow(s.ctxs[:0], len(p.Funcs))[:len(p.Funcs)]
 	c.ctxs = s.ctxs
-	s.calls, s.direct = s.calls[:0], s.direct[:0]
+	s.calls, s.patch = s.calls[:0], s.patch[:0]
 	if cap(s.offsets) < len(p.Insns)+len(p.Funcs) {
 		s.offsets = make([]int32, len(p.Insns)+len(p.Funcs))
 	}
@@ -251,6 +254,7 @@ func checkFuncs(p *core.Program) error {
 // visit jit_subprogs() makes once every function has an address.
 func (ctx *jitCtx) jit(extraPass bool) error {
 	c := ctx.c
+	s := c.scratch
 	ctx.extraPass = extraPass
 	if !extraPass {
 		if err := ctx.init(); err != nil {
@@ -258,9 +262,13 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 		}
 		// Pass 1: estimate the image size. The offsets start zeroed, as
 		// kvcalloc leaves them, so branches read garbage that is never
-		// written.
+		// written. The words go to the recording instead of nowhere.
 		clear(ctx.offset)
-		ctx.image, ctx.write, ctx.idx = nil, false, 0
+		ctx.image, ctx.write, ctx.idx, ctx.brk, ctx.overflow = nil, false, 0, -1, false
+		ctx.out = s.rec[:cap(s.rec)]
+		ctx.patchLo = len(s.patch)
+		callsLo := len(s.calls)
+		ctx.recordRoom()
 		if err := ctx.buildPrologue(); err != nil {
 			return err
 		}
@@ -268,10 +276,13 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 			return err
 		}
 		ctx.epilogueOffset = ctx.idx
+		ctx.recordRoom()
 		ctx.buildEpilogue()
 		ctx.buildPLT()
-		// Allocate prog_size + PLT_TARGET_SIZE, filled with BRK as
-		// jit_fill_hole fills a fresh pack chunk. Functions start 8-byte
+		s.rec = ctx.out
+		ctx.patchHi = len(s.patch)
+		ctx.calls = s.calls[callsLo:len(s.calls):len(s.calls)]
+		// Allocate prog_size + PLT_TARGET_SIZE. Functions start 8-byte
 		// aligned so the PLT target is aligned as build_plt intends.
 		ctx.start = (len(c.code)/4 + 1) &^ 1
 		ctx.alloc = ctx.idx + 2
@@ -281,16 +292,22 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 			c.code = slices.Grow(c.code, max(end, 2*cap(c.code))-len(c.code))
 		}
 		c.code = slices.Grow(c.code, end-len(c.code))
-		fill := c.code[len(c.code):end]
-		// One word, then copies doubling the filled part: memmove beats a
-		// store per word.
-		binary.LittleEndian.PutUint32(fill, breakFault)
-		for w := 4; w < len(fill); w *= 2 {
-			copy(fill[w:], fill[:w])
-		}
+		// jit_fill_hole fills a fresh chunk with BRK: here the alignment
+		// gap before the function now, and after the last pass what it
+		// leaves unwritten.
+		fillBreak(c.code[len(c.code) : 4*ctx.start])
 		c.code = c.code[:end]
+	} else {
+		// The first JIT's code is what this pass starts from.
+		s.rec = append(s.rec[:0], c.code[4*ctx.start:4*(ctx.start+int(ctx.offset[len(ctx.insns)]))]...)
+		s.rec = s.rec[:cap(s.rec)]
 	}
 	ctx.image = c.code[4*ctx.start : 4*(ctx.start+ctx.alloc)]
+	// A recording with a BRK in it (a branch the sizing pass aimed with
+	// zeroed offsets, or operands with no encoding) is no use: validate_code
+	// must find the BRK of the last pass, so that pass emits everything.
+	replay := ctx.brk < 0 && !ctx.overflow
+	ctx.overflow = false
 
 	// Pass 2: determine each instruction's position now that addresses
 	// are known.
@@ -299,12 +316,18 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 
 	// Pass 3: write the prologue, the body with final jump offsets, the
 	// epilogue.
-	ctx.idx, ctx.write, ctx.brk = 0, true, -1
+	ctx.idx, ctx.write, ctx.brk, ctx.out = 0, true, -1, ctx.image
 	if err := ctx.buildPrologue(); err != nil {
 		return err
 	}
 	ctx.bodyIdx = ctx.idx
-	if err := ctx.buildBody(); err != nil {
+	var err error
+	if replay {
+		err = ctx.replayBody(s.rec)
+	} else {
+		err = ctx.buildBody()
+	}
+	if err != nil {
 		return err
 	}
 	if ctx.idx != ctx.epilogueOffset {
@@ -323,8 +346,88 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 	}
 	if !extraPass {
 		ctx.firstIdx = ctx.idx
+		// The words past the PLT target stay as jit_fill_hole left them.
+		// (The extra pass leaves the first JIT's there, as the kernel's
+		// does when the code shrinks.)
+		fillBreak(ctx.image[4*(ctx.idx+2):])
 	}
 	return nil
+}
+
+// fillBreak fills b with AARCH64_BREAK_FAULT: one word, then copies
+// doubling the filled part, since memmove beats a store per word.
+func fillBreak(b []byte) {
+	if len(b) < 4 {
+		return
+	}
+	binary.LittleEndian.PutUint32(b, breakFault)
+	for w := 4; w < len(b); w *= 2 {
+		copy(b[w:], b[:w])
+	}
+}
+
+// replayBody is pass 3's build_body from the recording of the pass
+// before: ALU, load, store and atomic code is the same wherever it lands,
+// so runs of it are copied to their final place, moved by the change in
+// length of the calls before them. Then the slots whose code depends on
+// the layout, in order, get their words again: a jump's branch (its last
+// word; what comes before it compares registers), a call (its form and
+// BL offset depend on its address), a callback's ld_imm64 (the callee's
+// address), a legacy tail call. The slot offsets are those relayout made
+// final.
+func (ctx *jitCtx) replayBody(rec []byte) error {
+	offset := ctx.offset
+	n := len(ctx.insns)
+	from, shift := 0, int32(0)
+	for k := range ctx.calls {
+		site := &ctx.calls[k]
+		ctx.copyRun(rec, offset[from], offset[site.slot], shift)
+		from, shift = int(site.slot)+1, site.shift
+	}
+	ctx.copyRun(rec, offset[from], offset[n], shift)
+	k := 0 // the next call
+	for _, s := range ctx.c.scratch.patch[ctx.patchLo:ctx.patchHi] {
+		ins := &ctx.insns[s]
+		var err error
+		switch {
+		case ins.Op&7 == core.LD:
+			ctx.idx = int(offset[s])
+			_, err = ctx.emitLD(int(s), ins)
+		case ins.Op == core.JMP|core.TailCall:
+			ctx.idx = int(offset[s])
+			err = ctx.emitJump(int(s), ins)
+		case ins.Op == core.JMP|core.Call:
+			ctx.idx = int(offset[s])
+			err = ctx.emitCall(int(s), ctx.siteTarget(&ctx.calls[k]))
+			ctx.emit(mov(true, bpf2a64[core.R0], x0))
+			k++
+		default:
+			ctx.idx = int(offset[s+1]) - 1
+			err = ctx.emitBranch(int(s), ins)
+		}
+		if err != nil {
+			return err
+		}
+		if ctx.idx != int(offset[s+1]) {
+			return ctx.errorf(int(s), "%s: code ends at instruction %d in the last pass, %d in the one before",
+				ctx.what(int(s)), ctx.idx, offset[s+1])
+		}
+	}
+	ctx.idx = int(offset[n])
+	return nil
+}
+
+// copyRun copies the recorded words that now go to [lo, hi), which were
+// shift words further on.
+func (ctx *jitCtx) copyRun(rec []byte, lo, hi, shift int32) {
+	if lo >= hi {
+		return
+	}
+	if uint(4*hi) > uint(len(ctx.out)) || lo < 0 {
+		ctx.overflow = true
+		return
+	}
+	copy(ctx.out[4*lo:4*hi], rec[4*(lo-shift):4*(hi-shift)])
 }
 
 // relayout is the position-fixing pass: each call, in order, takes the
@@ -335,7 +438,9 @@ func (ctx *jitCtx) relayout() {
 	shift := int32(0)
 	offset := ctx.offset
 	next := 0 // first slot whose offset has not been shifted yet
-	for k, s := range ctx.calls {
+	for k := range ctx.calls {
+		site := &ctx.calls[k]
+		s := site.slot
 		if shift != 0 {
 			for j := range offset[next : s+1] {
 				offset[next+j] += shift
@@ -343,14 +448,14 @@ func (ctx *jitCtx) relayout() {
 		}
 		next = int(s) + 1
 		ctx.idx = int(offset[s])
-		direct := !ctx.shouldEmitIndirectCall(ctx.callTarget(int(s)))
+		direct := !ctx.shouldEmitIndirectCall(ctx.siteTarget(site))
 		switch {
-		case direct && !ctx.callDirect[k]:
+		case direct && !site.direct:
 			shift -= 3
-		case !direct && ctx.callDirect[k]:
+		case !direct && site.direct:
 			shift += 3
 		}
-		ctx.callDirect[k] = direct
+		site.direct, site.shift = direct, shift
 	}
 	if shift != 0 {
 		for j := range offset[next:] {
@@ -371,24 +476,52 @@ func (ctx *jitCtx) init() error {
 	if ctx.c.legacy {
 		ctx.fpbOffset = findFpbOffset(ctx.insns)
 	}
-	ctx.calls, ctx.callDirect = ctx.c.scratch.callLists(ctx.nCalls)
 	// Stack must be multiples of 16B (build_prologue).
 	ctx.stackSize = (ctx.c.prog.Funcs[ctx.fn].StackDepth + 15) &^ 15
 	return nil
 }
 
 // emit is the kernel's emit(): write the word when this pass writes, and
-// always advance.
+// always advance. The sizing pass records it instead (out is then the
+// recording, with room made before each slot; a word past its end only
+// costs the recording). Small enough to inline: no calls.
 func (ctx *jitCtx) emit(w uint32) {
-	if ctx.write {
-		ctx.put(ctx.idx, w)
+	if o := uint(ctx.idx) * 4; o+4 <= uint(len(ctx.out)) {
+		binary.LittleEndian.PutUint32(ctx.out[o:o+4], w)
+	} else {
+		ctx.overflow = true
+	}
+	if w == breakFault && ctx.brk < 0 {
+		ctx.brk = ctx.idx
 	}
 	ctx.idx++
 }
 
+// maxSlotWords bounds the code of one slot (a tail call, the longest, is
+// about 36 words), so that the recording has room for the slot about to
+// be emitted.
+const maxSlotWords = 64
+
+// recordRoom makes room in the recording for maxSlotWords more words.
+func (ctx *jitCtx) recordRoom() {
+	if 4*(ctx.idx+maxSlotWords) > len(ctx.out) {
+		rec := make([]byte, max(2*len(ctx.out), 4*(ctx.idx+maxSlotWords), 1<<12))
+		copy(rec, ctx.out)
+		ctx.out = rec
+	}
+}
+
+// layoutDependent notes, in the sizing pass, that slot i's code depends
+// on the layout, for replayBody.
+func (ctx *jitCtx) layoutDependent(i int) {
+	if ctx.image == nil {
+		ctx.c.scratch.patch = append(ctx.c.scratch.patch, int32(i))
+	}
+}
+
 // put stores instruction word at (an index in the function) little-endian.
 func (ctx *jitCtx) put(at int, w uint32) {
-	b, o := ctx.image, uint(4*at)
+	b, o := ctx.out, uint(4*at)
 	if o+4 > uint(len(b)) { // 4*at+4 > len(b), or at < 0
 		ctx.overflow = true
 		return
@@ -421,6 +554,9 @@ func (ctx *jitCtx) buildBody() error {
 	insns, offset := ctx.insns, ctx.offset[:len(ctx.insns)+1]
 	for i := 0; i < len(insns); i++ {
 		offset[i] = int32(ctx.idx)
+		if ctx.image == nil && 4*(ctx.idx+maxSlotWords) > len(ctx.out) {
+			ctx.recordRoom()
+		}
 		ins := &insns[i]
 		var err error
 		switch ins.Op & 7 {

@@ -95,15 +95,9 @@ func (ctx *jitCtx) findUsedCalleeRegs() (bad int) {
 	// instruction than storing flags.
 	var used uint32
 	bad = -1
-	// The same walk counts the call instructions, which init sizes the
-	// call lists by.
-	calls := 0
 	insns := ctx.insns
 	for i := range insns {
 		ins := &insns[i]
-		if ins.Op == core.JMP|core.Call {
-			calls++
-		}
 		d, s := ins.Dst, ins.Src
 		if d >= core.NumRegs || s >= core.NumRegs {
 			if bad < 0 && (i == 0 || !insns[i-1].IsLdImm64()) {
@@ -112,7 +106,6 @@ func (ctx *jitCtx) findUsedCalleeRegs() (bad int) {
 		}
 		used |= 1<<(d&15) | 1<<(s&15)
 	}
-	ctx.nCalls = calls
 	ctx.fpUsed = used&(1<<core.R10) != 0
 	ctx.nrUsedCalleeReg = 0
 	for _, r := range [...]core.Reg{core.R6, core.R7, core.R8, core.R9, core.R10} {

@@ -63,12 +63,12 @@ func (ctx *jitCtx) emitBpfTailCall() {
 	ctx.emit(addImm(true, tmp1, tmp1, 4*ctx.c.prologueOffset))
 	ctx.emit(br(tmp1))
 
-	// out:
-	if ctx.write {
-		ctx.put(branch1, bCond(condCS, ctx.idx-branch1))
-		ctx.put(branch2, bCond(condCS, ctx.idx-branch2))
-		ctx.put(branch3, cbz(true, prg, ctx.idx-branch3))
-	}
+	// out: the kernel patches the NOPs only when it has an image; the
+	// sizing pass patches its recording too, which the write pass then
+	// copies.
+	ctx.put(branch1, bCond(condCS, ctx.idx-branch1))
+	ctx.put(branch2, bCond(condCS, ctx.idx-branch2))
+	ctx.put(branch3, cbz(true, prg, ctx.idx-branch3))
 }
 
 // emitBpfTailCallLegacy is emit_bpf_tail_call before the tailcall
@@ -82,6 +82,9 @@ func (ctx *jitCtx) emitBpfTailCallLegacy(i int) error {
 	r2, r3 := bpf2a64[core.R2], bpf2a64[core.R3]
 	prg := tmp2
 	idx0 := ctx.idx
+	// out_offset is -1 until the first tail call has been emitted, so the
+	// sizing pass aims that one's branches wrong: emit them all again.
+	ctx.layoutDependent(i)
 	jmpOffset := func() int { return c.outOffset - (ctx.idx - idx0) }
 
 	// if (index >= array->map.max_entries) goto out;
