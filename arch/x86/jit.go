@@ -62,6 +62,7 @@ type bufs struct {
 	vol      []int32
 	volSlots []int32
 	shift    []int
+	recs     []volRec
 }
 
 // grow returns s resized to n, reusing its memory when it is big enough.
@@ -273,6 +274,7 @@ func (c *compiler) converge(fs *funcState) error {
 	if err != nil {
 		return err
 	}
+	c.recordVolatile()
 	for pass := 1; pass < maxPasses; pass++ {
 		if !fs.padding && pass >= paddingPasses {
 			fs.padding = true
@@ -572,6 +574,51 @@ func (c *compiler) copyRun(from, to int, src *int) error {
 	return nil
 }
 
+// volRec is what a sizing pass needs of one volatile slot, taken from the
+// first pass: its first-pass bounds and, for a jump, its target's
+// first-pass address and volatile count, so that addr() of all three is a
+// constant plus a shift. The passes then read these records in order
+// instead of five per-slot arrays at scattered places (for a program of a
+// million insns, the cache misses were most of a pass).
+type volRec struct {
+	start0, end0 int32 // addrs[k] and addrs[k+1] after the first pass
+	target0      int32 // addrs[t], t the jump's target (do_jit index)
+	vt           int32 // vol[t]; -1 for "goto -1", whose offset is fixed
+	kind, size0  uint8
+}
+
+// recordVolatile fills c.recs for the current function after its first
+// pass.
+func (c *compiler) recordVolatile() {
+	fs := c.fs
+	insns := c.p.Insns[fs.start : fs.start+fs.n]
+	kind := c.kind[fs.start : fs.start+fs.n]
+	size0 := c.size0[fs.start : fs.start+fs.n]
+	addrs := fs.addrs[:fs.n+1]
+	vol := fs.vol[:fs.n+1]
+	c.recs = grow(c.recs, len(fs.volSlots))
+	for j, k := range fs.volSlots {
+		r := volRec{start0: int32(addrs[k]), end0: int32(addrs[k+1]), kind: kind[k], size0: size0[k]}
+		ins := &insns[k]
+		rel := int(ins.Off)
+		switch kind[k] & 15 {
+		case kindJA:
+			if ins.Class() == core.JMP32 {
+				rel = int(ins.Imm) // gotol
+			}
+			if rel == -1 {
+				r.vt = -1
+				break
+			}
+			fallthrough
+		case kindCond:
+			t := int(k) + 1 + rel
+			r.target0, r.vt = int32(addrs[t]), vol[t]
+		}
+		c.recs[j] = r
+	}
+}
+
 // sizePass is a later sizing pass. Only the volatile slots can change
 // size: jumps and exits are sized by the same decisions emit_cond_jmp and
 // emit_jmp make, the other volatile ones (calls, tail calls) are emitted
@@ -580,23 +627,19 @@ func (c *compiler) copyRun(from, to int, src *int) error {
 func (c *compiler) sizePass() (int, error) {
 	fs := c.fs
 	c.seenExit = false
-	insns := c.p.Insns[fs.start : fs.start+fs.n]
-	kind := c.kind[fs.start : fs.start+fs.n]
-	size0 := c.size0[fs.start : fs.start+fs.n]
-	addrs := fs.addrs[:fs.n+1]
-	vol := fs.vol[:fs.n+1]
 	shift := fs.shift[:len(fs.volSlots)+1]
+	recs := c.recs[:len(fs.volSlots)]
 	padding := fs.padding
-	for j, k := range fs.volSlots {
-		i := int(k) + 1
-		kd := kind[k]
-		start := addrs[i-1] + shift[j] // addr(i-1): the slot's start, this pass
-		size := int(size0[k])
-		switch kd & 15 {
+	for j := range recs {
+		r := &recs[j]
+		start := int(r.start0) + shift[j] // addr(i-1): the slot's start, this pass
+		end := int(r.end0) + shift[j+1]   // addr(i): its end, the previous pass
+		size := int(r.size0)
+		i := int(fs.volSlots[j]) + 1
+		switch r.kind & 15 {
 		case kindCond:
-			pre := int(kd >> 4)
-			t := i + int(insns[k].Off)
-			off := addrs[t] + shift[vol[t]] - (addrs[i] + shift[j+1]) // addr(t) - addr(i)
+			pre := int(r.kind >> 4)
+			off := int(r.target0) + shift[r.vt] - end
 			if !padding && isImm8Jmp(int64(off)) {
 				// condJmpForm's common case, without the call.
 				size = pre + 2
@@ -608,8 +651,12 @@ func (c *compiler) sizePass() (int, error) {
 			}
 			size = pre + nops + jlen
 		case kindJA:
+			off := -2 // jaOffset of "goto -1"
+			if r.vt >= 0 {
+				off = int(r.target0) + shift[r.vt] - end
+			}
 			var err error
-			if off := c.jaOffset(i, &insns[k]); off == 0 {
+			if off == 0 {
 				size, err = c.jaNops(i)
 			} else {
 				var nops, jlen int
@@ -622,7 +669,7 @@ func (c *compiler) sizePass() (int, error) {
 		case kindExitFirst:
 			fs.cleanupAddr = start
 		case kindExitJmp:
-			nops, jlen, err := c.jmpForm(i, fs.cleanupAddr-fs.addr(i))
+			nops, jlen, err := c.jmpForm(i, fs.cleanupAddr-end)
 			if err != nil {
 				return 0, err
 			}
@@ -630,18 +677,18 @@ func (c *compiler) sizePass() (int, error) {
 		default:
 			c.begin()
 			c.proglen = start
-			if err := c.emitInsn(i, &insns[k]); err != nil {
+			if err := c.emitInsn(i, &c.p.Insns[fs.start+i-1]); err != nil {
 				return 0, err
 			}
 			size = c.a.len()
 			c.drop()
 		}
 		if size > maxInsnSize {
-			return 0, c.errorf(fs.start+int(k), "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", insns[k].Op, size)
+			return 0, c.errorf(fs.start+i-1, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", c.p.Insns[fs.start+i-1].Op, size)
 		}
-		shift[j+1] = start + size - addrs[i]
+		shift[j+1] = start + size - int(r.end0)
 	}
-	return addrs[fs.n] + shift[len(fs.volSlots)], nil
+	return fs.addrs[fs.n] + shift[len(fs.volSlots)], nil
 }
 
 // emitInsn is the big switch of do_jit, by class. i is do_jit's 1-based
