@@ -303,11 +303,14 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 	counts := fs.vol[:len(insns)+1]
 	fs.tcReachable = fs.f.TailCallReachable
 	var used uint16
-	for k := 0; k < len(insns); k++ {
+	nv := int32(len(vol))
+	tc := false
+	for k := range insns {
 		ins := &insns[k]
-		counts[k] = int32(len(vol))
-		// detect_reg_usage looks at both fields of every insn; a value
-		// past r10 sets bit 15, looked into below.
+		counts[k] = nv
+		// detect_reg_usage looks at both fields of every insn, the second
+		// half of an ld_imm64 included; a value past r10 sets bit 15,
+		// looked into below.
 		used |= regBit[ins.Dst] | regBit[ins.Src]
 		switch opKind[ins.Op] {
 		case kindVolatile:
@@ -315,23 +318,19 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 			// calls on the labels of the previous pass.
 			kind[k] = kindVolatile
 			vol = append(vol, int32(k))
-			if ins.Op == core.JMP|core.TailCall {
-				// The verifier marks every function holding a tail call
-				// tail_call_reachable; legacy do_jit also ORs in
-				// tail_call_seen itself.
-				fs.tcReachable = true
-			}
+			nv++
+			// The verifier marks every function holding a tail call
+			// tail_call_reachable; legacy do_jit also ORs in
+			// tail_call_seen itself.
+			tc = tc || ins.Op == core.JMP|core.TailCall
 		case kindSecond:
 			if k+1 >= len(insns) || insns[k+1].Op != 0 {
 				return c.errorf(fs.start+k, "ld_imm64 without its second slot")
 			}
-			// The second slot reads no register: its fields are the
-			// constant's upper half.
 			kind[k+1] = kindSecond
-			k++
-			counts[k] = int32(len(vol))
 		}
 	}
+	fs.tcReachable = fs.tcReachable || tc
 	counts[len(insns)] = int32(len(vol))
 	fs.volSlots = vol
 	for r := range fs.regsUsed {
