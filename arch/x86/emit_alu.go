@@ -16,7 +16,7 @@ var bpfShiftOps = [16]shiftOp{core.Lsh >> 4: opShl, core.Rsh >> 4: opShr, core.A
 func (c *compiler) emitALU(i int, ins *core.Insn) error {
 	w := ins.Class() == core.ALU64
 	x := ins.Source() == core.X
-	dst, src := bpf2x86[ins.Dst], bpf2x86[min(ins.Src, core.R10)]
+	dst, src := bpf2x86[ins.Dst], bpf2x86[ins.Src]
 	op := ins.OpCode()
 	if ins.Off != 0 && op != core.Div && op != core.Mod && op != core.Mov {
 		return c.errorf(c.slot(i), "op %#02x: reserved offset %d", ins.Op, ins.Off)

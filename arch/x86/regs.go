@@ -46,7 +46,10 @@ const (
 
 // bpf2x86 follows reg2hex[] in arch/x86/net/bpf_jit_comp.c. r12 is left out:
 // as a base register it always needs a SIB byte, and it is callee saved.
-var bpf2x86 = [core.NumRegs]reg{
+// It has an entry for every byte so that indexing needs no bounds check:
+// scan rejects a register field past r10 wherever it names a register,
+// and where it does not (the src of a K-form insn) the entry is not used.
+var bpf2x86 = [256]reg{
 	core.R0: rax, core.R1: rdi, core.R2: rsi, core.R3: rdx, core.R4: rcx,
 	core.R5: r8,
 	core.R6: rbx, core.R7: r13, core.R8: r14, core.R9: r15, // callee saved
