@@ -259,10 +259,10 @@ func (c *compiler) compile() (*jit.Image, error) {
 // cannot change: the same addrs[], lengths and decisions as re-running
 // do_jit whole, for a fraction of the work.
 func (c *compiler) converge(fs *funcState) error {
-	addrs := fs.addrs
-	for k := range addrs {
-		addrs[k] = firstEstimate * (k + 1)
-	}
+	// scan has set addrs[1:n] to the kernel's first estimate; addrs[n]
+	// was the previous function's until now, and addrs[0] is set by the
+	// first pass before anything reads it.
+	fs.addrs[fs.n] = firstEstimate * (fs.n + 1)
 	fs.cleanupAddr = firstEstimate * (fs.n + 1)
 	c.fs = fs
 	c.a = asm{b: c.scratch[:cap(c.scratch)], start: len(c.scratch), n: len(c.scratch)}
@@ -302,12 +302,18 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 	kind := c.kind[fs.start : fs.start+fs.n]
 	counts := fs.vol[:len(insns)+1]
 	fs.tcReachable = fs.f.TailCallReachable
+	// The first pass's view of addrs[] ahead of it: 64 bytes an insn, as
+	// bpf_int_jit_compile starts. addrs[0] and addrs[n] are shared with
+	// the neighbouring functions: converge sets addrs[n] and the first
+	// pass addrs[0], each before it is read.
+	est := fs.addrs[:len(insns)]
 	var used uint16
 	nv := int32(len(vol))
 	tc := false
 	for k := range insns {
 		ins := &insns[k]
 		counts[k] = nv
+		est[k] = firstEstimate * (k + 1)
 		// detect_reg_usage looks at both fields of every insn, the second
 		// half of an ld_imm64 included; a value past r10 sets bit 15,
 		// looked into below.
