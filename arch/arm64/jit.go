@@ -3,6 +3,7 @@ package arm64
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 
@@ -113,6 +114,10 @@ type jitCtx struct {
 	out      []byte
 	write    bool
 	overflow bool
+	// roomEnd is the instruction index past which the sizing pass must
+	// make room in the recording before the next slot (MaxInt when
+	// writing the image).
+	roomEnd int
 	// brk is the first AARCH64_BREAK_FAULT emitted in this pass, or -1:
 	// what validate_code looks for.
 	brk       int
@@ -283,20 +288,15 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 		ctx.patchHi = len(s.patch)
 		ctx.calls = s.calls[callsLo:len(s.calls):len(s.calls)]
 		// Allocate prog_size + PLT_TARGET_SIZE. Functions start 8-byte
-		// aligned so the PLT target is aligned as build_plt intends.
+		// aligned so the PLT target is aligned as build_plt intends; the
+		// gap is BRK, as jit_fill_hole fills a fresh chunk (and, after the
+		// last pass, what that leaves unwritten). The allocation starts as
+		// a copy of the recording, what the last pass mostly writes again:
+		// appending it spares clearing memory that the copy overwrites.
 		ctx.start = (len(c.code)/4 + 1) &^ 1
 		ctx.alloc = ctx.idx + 2
-		end := 4 * (ctx.start + ctx.alloc)
-		if end > cap(c.code) && len(c.code) > 0 {
-			// More functions will follow: grow geometrically.
-			c.code = slices.Grow(c.code, max(end, 2*cap(c.code))-len(c.code))
-		}
-		c.code = slices.Grow(c.code, end-len(c.code))
-		// jit_fill_hole fills a fresh chunk with BRK: here the alignment
-		// gap before the function now, and after the last pass what it
-		// leaves unwritten.
-		fillBreak(c.code[len(c.code) : 4*ctx.start])
-		c.code = c.code[:end]
+		c.code = append(c.code, breakBytes[:4*ctx.start-len(c.code)]...)
+		c.code = append(c.code, s.rec[:4*ctx.alloc]...)
 	} else {
 		// The first JIT's code is what this pass starts from.
 		s.rec = append(s.rec[:0], c.code[4*ctx.start:4*(ctx.start+int(ctx.offset[len(ctx.insns)]))]...)
@@ -316,7 +316,7 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 
 	// Pass 3: write the prologue, the body with final jump offsets, the
 	// epilogue.
-	ctx.idx, ctx.write, ctx.brk, ctx.out = 0, true, -1, ctx.image
+	ctx.idx, ctx.write, ctx.brk, ctx.out, ctx.roomEnd = 0, true, -1, ctx.image, math.MaxInt
 	if err := ctx.buildPrologue(); err != nil {
 		return err
 	}
@@ -353,6 +353,9 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 	}
 	return nil
 }
+
+// breakBytes is AARCH64_BREAK_FAULT as it sits in memory.
+var breakBytes = binary.LittleEndian.AppendUint32(nil, breakFault)
 
 // fillBreak fills b with AARCH64_BREAK_FAULT: one word, then copies
 // doubling the filled part, since memmove beats a store per word.
@@ -418,9 +421,11 @@ func (ctx *jitCtx) replayBody(rec []byte) error {
 }
 
 // copyRun copies the recorded words that now go to [lo, hi), which were
-// shift words further on.
+// shift words further on. Unmoved words are in place already: the image
+// started as a copy of the recording (in the extra pass, it is what was
+// recorded).
 func (ctx *jitCtx) copyRun(rec []byte, lo, hi, shift int32) {
-	if lo >= hi {
+	if lo >= hi || shift == 0 {
 		return
 	}
 	if uint(4*hi) > uint(len(ctx.out)) || lo < 0 {
@@ -502,13 +507,22 @@ func (ctx *jitCtx) emit(w uint32) {
 // be emitted.
 const maxSlotWords = 64
 
-// recordRoom makes room in the recording for maxSlotWords more words.
+// recordRoom makes room in the recording for maxSlotWords more words, and
+// sets roomEnd to where it will next have to. Out of line: buildBody
+// calls it once in a few thousand slots.
+//
+//go:noinline
 func (ctx *jitCtx) recordRoom() {
+	if ctx.image != nil {
+		ctx.roomEnd = math.MaxInt
+		return
+	}
 	if 4*(ctx.idx+maxSlotWords) > len(ctx.out) {
 		rec := make([]byte, max(2*len(ctx.out), 4*(ctx.idx+maxSlotWords), 1<<12))
 		copy(rec, ctx.out)
 		ctx.out = rec
 	}
+	ctx.roomEnd = len(ctx.out)/4 - maxSlotWords
 }
 
 // layoutDependent notes, in the sizing pass, that slot i's code depends
@@ -553,26 +567,28 @@ func (c *compiler) funcAddr(k int) (uint64, bool) {
 func (ctx *jitCtx) buildBody() error {
 	insns, offset := ctx.insns, ctx.offset[:len(ctx.insns)+1]
 	for i := 0; i < len(insns); i++ {
-		offset[i] = int32(ctx.idx)
-		if ctx.image == nil && 4*(ctx.idx+maxSlotWords) > len(ctx.out) {
+		idx := ctx.idx
+		offset[i] = int32(idx)
+		if idx > ctx.roomEnd {
 			ctx.recordRoom()
 		}
 		ins := &insns[i]
 		var err error
-		switch ins.Op & 7 {
-		case core.ALU, core.ALU64:
+		// ALU first: the commonest class, reached with one test.
+		switch c := ins.Op & 7; {
+		case c == core.ALU || c == core.ALU64:
 			err = ctx.emitALU(i, ins)
-		case core.LDX:
+		case c == core.LDX:
 			err = ctx.emitLoad(i, ins)
-		case core.ST, core.STX:
+		case c == core.ST || c == core.STX:
 			if ins.Op&0xe7 == core.STX|core.ATOMIC { // ins.IsAtomic(), without copying ins
 				err = ctx.emitAtomic(i, ins)
 			} else {
 				err = ctx.emitStore(i, ins)
 			}
-		case core.JMP, core.JMP32:
+		case c == core.JMP || c == core.JMP32:
 			err = ctx.emitJump(i, ins)
-		case core.LD:
+		case c == core.LD:
 			// ld_imm64 consumes two slots (build_insn returns 1).
 			var wide bool
 			if wide, err = ctx.emitLD(i, ins); wide && err == nil {
