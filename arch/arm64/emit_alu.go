@@ -36,21 +36,11 @@ func i64i16Blocks(val uint64, inverse bool) int {
 	if inverse {
 		val = ^val
 	}
-	// Unrolled: a chunk that is 0 after the inversion is one that matches.
-	n := 0
-	if val&0xffff != 0 {
-		n++
-	}
-	if val>>16&0xffff != 0 {
-		n++
-	}
-	if val>>32&0xffff != 0 {
-		n++
-	}
-	if val>>48 != 0 {
-		n++
-	}
-	return n
+	// Without a branch per chunk: bit 15 of a chunk of t is set when the
+	// chunk's low 15 bits carry into it or it was set already.
+	const low = 0x7fff_7fff_7fff_7fff
+	t := (val&low + low | val) &^ low
+	return bits.OnesCount64(t)
 }
 
 // emitA64MovI64 is emit_a64_mov_i64: values that fit in 32 bits go through
@@ -63,23 +53,21 @@ func (ctx *jitCtx) emitA64MovI64(r reg, val uint64) {
 		return
 	}
 	inverse := i64i16Blocks(val, true) < i64i16Blocks(val, false)
-	top := val
+	top, skip := val, uint64(0)
 	if inverse {
-		top = ^val
+		top, skip = ^val, 0xffff
 	}
-	// max(round_down(fls64(x) - 1, 16), 0); round_down of -1 is -16.
+	// max(round_down(fls64(x) - 1, 16), 0); round_down of -1 is -16. The
+	// shifts are masked to 63, which they never exceed, so that Go needs
+	// no guard for larger ones.
 	shift := max((bits.Len64(top)-1)&^15, 0)
 	if inverse {
-		ctx.emit(movn(true, r, uint32(^val>>shift)&0xffff, shift))
+		ctx.emit(movn(true, r, uint32(top>>(shift&63))&0xffff, shift))
 	} else {
-		ctx.emit(movz(true, r, uint32(val>>shift)&0xffff, shift))
-	}
-	var skip uint64
-	if inverse {
-		skip = 0xffff
+		ctx.emit(movz(true, r, uint32(top>>(shift&63))&0xffff, shift))
 	}
 	for shift -= 16; shift >= 0; shift -= 16 {
-		if chunk := val >> shift & 0xffff; chunk != skip {
+		if chunk := val >> (shift & 63) & 0xffff; chunk != skip {
 			ctx.emit(movk(true, r, uint32(chunk), shift))
 		}
 	}

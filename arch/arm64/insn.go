@@ -461,34 +461,47 @@ func tstImm(is64 bool, rn reg, imm int32) uint32 {
 // smallest repeating element, check it is a rotated run of ones, and
 // compute the rotation.
 func encodeBitmaskImm(imm uint64, is64 bool) (n, immr, imms uint32, ok bool) {
-	esz := uint(32)
-	if is64 {
-		esz = 64
+	// The commonest masks, ones from bit 0 up (0xff, 0xffff): the element
+	// is the whole register and nothing is rotated.
+	if imm != 0 && imm&(imm+1) == 0 {
+		ones := uint32(bits.Len64(imm))
+		if is64 && ones < 64 {
+			return 1, 0, ones - 1, true
+		}
+		if !is64 && ones < 32 {
+			return 0, 0, ones - 1, true
+		}
 	}
-	mask := ^uint64(0) >> (64 - esz)
-	// Full zeroes, full ones and values wider than the register have no
-	// encoding.
-	if imm == 0 || imm == mask || imm&^mask != 0 {
+	// A 32-bit value is tried as itself twice over, a 64-bit pattern whose
+	// element is at most 32 bits: the kernel's search from a 32-bit
+	// element finds the same element, so the fields are the same (and N
+	// is 0).
+	if !is64 {
+		if imm>>32 != 0 {
+			return 0, 0, 0, false
+		}
+		imm |= imm << 32
+	}
+	// Full zeroes and full ones have no encoding.
+	if imm == 0 || imm == ^uint64(0) {
 		return 0, 0, 0, false
 	}
 	// Inverse of Replicate(): shrink to the smallest power-of-two element
-	// that repeats.
-	for tmp := esz / 2; tmp >= 2; tmp /= 2 {
-		emask := uint64(1)<<tmp - 1
-		if imm&emask != (imm>>tmp)&emask {
-			break
-		}
-		esz, mask = tmp, emask
+	// that repeats, i.e. that rotating by half of it leaves the value as
+	// it is. Rotations, unlike shifts by a variable, need no guard.
+	esz := uint(64)
+	for esz > 2 && bits.RotateLeft64(imm, int(esz/2)) == imm {
+		esz /= 2
 	}
 	if esz == 64 {
 		n = 1
 	}
+	mask := ^uint64(0) >> ((64 - esz) & 63)
 	imm &= mask
 	ones := uint32(bits.OnesCount64(imm))
 	// imms is (ones - 1) prefixed by ones and a zero that give the element
 	// size, capped to 6 bits (the kernel's "0xf << ffs(esz)").
-	imms = (ones - 1) | 0xf<<(bits.TrailingZeros(esz)+1)
-	imms &= 0x3f
+	imms = ((ones - 1) | 0xf<<((bits.TrailingZeros(esz)+1)&31)) & 0x3f
 	var ror uint
 	if rangeOfOnes(imm) {
 		ror = uint(bits.TrailingZeros64(imm))
@@ -507,7 +520,7 @@ func encodeBitmaskImm(imm uint64, is64 bool) (n, immr, imms uint32, ok bool) {
 
 // rangeOfOnes reports whether v (not zero) is one contiguous run of ones.
 func rangeOfOnes(v uint64) bool {
-	s := v >> bits.TrailingZeros64(v)
+	s := v >> (bits.TrailingZeros64(v) & 63)
 	return (s+1)&s == 0
 }
 
