@@ -58,13 +58,14 @@ func (c *compiler) emitJump(i int, ins *core.Insn) error {
 	if c.firstPass {
 		c.kind[c.slot(i)] = kindCond | uint8(c.a.len())<<4
 	}
-	return c.emitCondJmp(i, cc, c.fs.addr(i+int(ins.Off))-c.fs.addr(i))
+	return c.emitCondJmp(i, cc, c.fs.addrs[i+int(ins.Off)]-c.fs.addrs[i])
 }
 
 // insnSzDiff is INSN_SZ_DIFF: how much longer this insn was in the
-// previous pass than the emitted bytes so far.
-func (c *compiler) insnSzDiff(i, emitted int) int {
-	return (c.fs.addr(i) - c.fs.addr(i-1)) - emitted
+// previous pass (addrs[i] - addrs[i-1], which the pass keeps in prevLen)
+// than the emitted bytes so far.
+func (c *compiler) insnSzDiff(emitted int) int {
+	return c.prevLen - emitted
 }
 
 // condJmpForm is emit_cond_jmp's choice, given the distance (addrs[] of the
@@ -76,7 +77,7 @@ func (c *compiler) condJmpForm(i, off, emitted int) (nops, jlen int, err error) 
 	switch {
 	case isImm8Jmp(int64(off)):
 		if c.fs.padding {
-			nops = c.insnSzDiff(i, emitted) - 2
+			nops = c.insnSzDiff(emitted) - 2
 			if nops != 0 && nops != 4 {
 				return 0, 0, c.errorf(c.slot(i), "unexpected jmp_cond padding: %d bytes", nops)
 			}
@@ -114,7 +115,7 @@ func (c *compiler) jaOffset(i int, ins *core.Insn) int {
 	if rel == -1 {
 		return -2
 	}
-	return c.fs.addr(i+rel) - c.fs.addr(i)
+	return c.fs.addrs[i+rel] - c.fs.addrs[i]
 }
 
 // jaNops is the padding of a jump to the next insn, which emits nothing
@@ -124,7 +125,7 @@ func (c *compiler) jaNops(i int) (int, error) {
 	if !c.fs.padding {
 		return 0, nil
 	}
-	nops := c.insnSzDiff(i, 0)
+	nops := c.insnSzDiff(0)
 	if nops != 0 && nops != 2 && nops != 5 {
 		return 0, c.errorf(c.slot(i), "unexpected nop jump padding: %d bytes", nops)
 	}
@@ -151,7 +152,7 @@ func (c *compiler) jmpForm(i, off int) (nops, jlen int, err error) {
 	switch {
 	case isImm8Jmp(int64(off)):
 		if c.fs.padding {
-			nops = c.insnSzDiff(i, 0) - 2
+			nops = c.insnSzDiff(0) - 2
 			if nops != 0 && nops != 3 {
 				return 0, 0, c.errorf(c.slot(i), "unexpected jump padding: %d bytes", nops)
 			}
@@ -186,7 +187,7 @@ func (c *compiler) emitExit(i int) error {
 		if c.firstPass {
 			c.kind[c.slot(i)] = kindExitJmp
 		}
-		return c.emitJmp(i, fs.cleanupAddr-fs.addr(i))
+		return c.emitJmp(i, fs.cleanupAddr-fs.addrs[i])
 	}
 	if c.firstPass {
 		c.kind[c.slot(i)] = kindExitFirst

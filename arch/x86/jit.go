@@ -3,6 +3,7 @@ package x86
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"sync"
 
 	"jitsim/core"
@@ -57,9 +58,8 @@ type bufs struct {
 	kind    []uint8
 	size0   []uint8
 	scratch []byte
-	// Per function, cut from these: vol (n+1 entries), volSlots and shift
-	// (one more than the function has volatile slots); see funcState.
-	vol      []int32
+	// Per function, cut from these: volSlots and shift (one more than the
+	// function has volatile slots); see funcState.
 	volSlots []int32
 	shift    []int
 	recs     []volRec
@@ -95,17 +95,16 @@ type funcState struct {
 	// addrs is the kernel's addrs[]: addrs[0] is the prologue's length,
 	// addrs[k] the end of slot k-1 (= start of slot k), relative to the
 	// function's first byte. Between the first pass and the final one it
-	// holds the first pass's values and addr(k) adds shift[vol[k]] to
-	// them: only the volatile slots (volSlots) change size after the first
-	// pass, so the code between two of them only moves as a whole, and
-	// shift[j] is how far the code after the first j volatile slots has
-	// moved. A sizing pass then costs the volatile slots, not all of them,
-	// and addr(k) still gives what the kernel's addrs[k] holds at that
-	// point of the pass: shift[j] is updated in order, so entries for
-	// slots behind the current one are this pass's and the ones ahead the
-	// previous pass's.
+	// keeps the first pass's values: only the volatile slots (volSlots)
+	// change size after the first pass, so the code between two of them
+	// only moves as a whole, and shift[j] is how far the code after the
+	// first j volatile slots has moved. The kernel's addrs[k] is then
+	// addrs[k] + shift[j], j the number of volatile slots before slot k,
+	// and a sizing pass (see volRec) costs the volatile slots, not all of
+	// them. shift[j] is updated in order, so entries for slots behind the
+	// current one are this pass's and the ones ahead the previous pass's,
+	// as in the kernel's array. The final pass folds shift into addrs.
 	addrs       []int
-	vol         []int32
 	volSlots    []int32
 	shift       []int
 	depth       int32 // round_up(stack_depth, 8)
@@ -136,7 +135,11 @@ type compiler struct {
 	firstPass bool // the first pass: sorts jumps and exits into kinds
 	final     bool // write pass: addresses are known
 	proglen   int  // do_jit's proglen: the function's code before this insn
-	seenExit  bool
+	// prevLen is the current insn's length as addrs[] has it (addrs[i] -
+	// addrs[i-1]), for INSN_SZ_DIFF; set for the volatile insns of the
+	// passes that can pad (not the first).
+	prevLen  int
+	seenExit bool
 
 	// bufs.kind holds per-slot flags found by scan. bufs.scratch holds
 	// every function's first-pass code and bufs.size0 each slot's size in
@@ -166,7 +169,6 @@ func (c *compiler) compile() (*jit.Image, error) {
 	c.kind = grow(c.kind, len(p.Insns))
 	clear(c.kind)
 	c.size0 = grow(c.size0, len(p.Insns))
-	c.vol = grow(c.vol, len(p.Insns)+len(p.Funcs))
 	c.volSlots = grow(c.volSlots, len(p.Insns))
 	c.shift = grow(c.shift, len(p.Insns)+len(p.Funcs))
 	nvol := 0
@@ -189,7 +191,6 @@ func (c *compiler) compile() (*jit.Image, error) {
 			return nil, c.errorf(f.Start, "function %s: stack depth %d out of range", f.Name, f.StackDepth)
 		}
 		fs.depth = int32(f.StackDepth+7) &^ 7
-		fs.vol = c.vol[f.Start+i : f.End+i+1]
 		if err := c.scan(fs, c.volSlots[nvol:nvol]); err != nil {
 			return nil, err
 		}
@@ -296,11 +297,10 @@ func (c *compiler) converge(fs *funcState) error {
 // detect_reg_usage, and the checks that keep the emitters from indexing
 // out of range (the kernel trusts its verifier for these). It also sorts
 // the slots into kinds for the sizing passes, lists the volatile ones in
-// vol (appending to its empty argument) and numbers them in fs.vol.
+// vol (appending to its empty argument).
 func (c *compiler) scan(fs *funcState, vol []int32) error {
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	kind := c.kind[fs.start : fs.start+fs.n]
-	counts := fs.vol[:len(insns)+1]
 	fs.tcReachable = fs.f.TailCallReachable
 	// The first pass's view of addrs[] ahead of it: 64 bytes an insn, as
 	// bpf_int_jit_compile starts. addrs[0] and addrs[n] are shared with
@@ -308,11 +308,9 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 	// pass addrs[0], each before it is read.
 	est := fs.addrs[:len(insns)]
 	var used uint16
-	nv := int32(len(vol))
 	tc := false
 	for k := range insns {
 		ins := &insns[k]
-		counts[k] = nv
 		est[k] = firstEstimate * (k + 1)
 		// detect_reg_usage looks at both fields of every insn, the second
 		// half of an ld_imm64 included; a value past r10 sets bit 15,
@@ -324,7 +322,6 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 			// calls on the labels of the previous pass.
 			kind[k] = kindVolatile
 			vol = append(vol, int32(k))
-			nv++
 			// The verifier marks every function holding a tail call
 			// tail_call_reachable; legacy do_jit also ORs in
 			// tail_call_seen itself.
@@ -337,7 +334,6 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 		}
 	}
 	fs.tcReachable = fs.tcReachable || tc
-	counts[len(insns)] = int32(len(vol))
 	fs.volSlots = vol
 	for r := range fs.regsUsed {
 		fs.regsUsed[r] = fs.f.CalleeSaved[r] || used&(1<<(core.R6+core.Reg(r))) != 0
@@ -392,10 +388,6 @@ var opKind = func() (t [256]uint8) {
 	t[core.LD|core.IMM|core.DW] = kindSecond
 	return t
 }()
-
-// addr is addrs[k] as the kernel's array holds it at this point of the
-// pass (see funcState.addrs).
-func (fs *funcState) addr(k int) int { return fs.addrs[k] + fs.shift[fs.vol[k]] }
 
 // srcIsReg reports whether ins reads Src as a register.
 func srcIsReg(ins core.Insn) bool {
@@ -546,6 +538,7 @@ func (c *compiler) finalPass() (int, error) {
 		}
 		slot := fs.start + int(k)
 		src += int(c.size0[slot])
+		c.prevLen = addrs[k+1] - addrs[k]
 		c.begin()
 		if err := c.emitInsn(int(k)+1, &insns[k]); err != nil {
 			return 0, err
@@ -600,7 +593,6 @@ func (c *compiler) recordVolatile() {
 	kind := c.kind[fs.start : fs.start+fs.n]
 	size0 := c.size0[fs.start : fs.start+fs.n]
 	addrs := fs.addrs[:fs.n+1]
-	vol := fs.vol[:fs.n+1]
 	c.recs = grow(c.recs, len(fs.volSlots))
 	for j, k := range fs.volSlots {
 		r := volRec{start0: int32(addrs[k]), end0: int32(addrs[k+1]), kind: kind[k], size0: size0[k]}
@@ -618,10 +610,37 @@ func (c *compiler) recordVolatile() {
 			fallthrough
 		case kindCond:
 			t := int(k) + 1 + rel
-			r.target0, r.vt = int32(addrs[t]), vol[t]
+			r.target0, r.vt = int32(addrs[t]), volBefore(fs.volSlots, j, t)
 		}
 		c.recs[j] = r
 	}
+}
+
+// volBefore counts the volatile slots before do_jit index t (the slots
+// < t), looking from volatile slot j, the jump to t: most jumps are short,
+// so a walk from j beats a search.
+func volBefore(vol []int32, j, t int) int32 {
+	m, lo, hi := j+1, 0, len(vol) // the answer is in [lo, hi]
+	if int(vol[j]) >= t {
+		m, hi = j, j // backward (or to itself)
+		for k := 0; k < 8 && m > 0 && int(vol[m-1]) >= t; k++ {
+			m--
+		}
+		if m == 0 || int(vol[m-1]) < t {
+			return int32(m)
+		}
+		hi = m
+	} else {
+		lo = m
+		for k := 0; k < 8 && m < len(vol) && int(vol[m]) < t; k++ {
+			m++
+		}
+		if m == len(vol) || int(vol[m]) >= t {
+			return int32(m)
+		}
+		lo = m
+	}
+	return int32(lo + sort.Search(hi-lo, func(d int) bool { return int(vol[lo+d]) >= t }))
 }
 
 // sizePass is a later sizing pass. Only the volatile slots can change
@@ -641,6 +660,7 @@ func (c *compiler) sizePass() (int, error) {
 		end := int(r.end0) + shift[j+1]   // addr(i): its end, the previous pass
 		size := int(r.size0)
 		i := int(fs.volSlots[j]) + 1
+		c.prevLen = end - start // for INSN_SZ_DIFF in padding passes
 		switch r.kind & 15 {
 		case kindCond:
 			pre := int(r.kind >> 4)

@@ -115,7 +115,7 @@ func TestJumpForms(t *testing.T) {
 // accepts; anything else is the kernel's -EFAULT.
 func TestPaddingForms(t *testing.T) {
 	c := &compiler{p: &core.Program{Name: "p"}}
-	c.fs = &funcState{padding: true, addrs: []int{0, 0, 0}, vol: []int32{0, 0, 0}, shift: []int{0}, f: &core.Func{}}
+	c.fs = &funcState{padding: true, f: &core.Func{}}
 	for _, tc := range []struct {
 		prev, emitted, off int // previous size of the insn, bytes before the jump
 		cond               bool
@@ -130,7 +130,7 @@ func TestPaddingForms(t *testing.T) {
 		{prev: 2, off: 10, nops: 0, jlen: 2},
 		{prev: 6, off: 10, err: "unexpected jump padding: 4 bytes"},
 	} {
-		c.fs.addrs[1] = tc.prev
+		c.prevLen = tc.prev
 		var nops, jlen int
 		var err error
 		if tc.cond {
@@ -149,7 +149,7 @@ func TestPaddingForms(t *testing.T) {
 		}
 	}
 	for prev, want := range map[int]int{0: 0, 2: 2, 5: 5, 3: -1} {
-		c.fs.addrs[1] = prev
+		c.prevLen = prev
 		nops, err := c.jaNops(1)
 		if want < 0 {
 			if err == nil {
