@@ -531,16 +531,30 @@ func (c *compiler) finalPass() (int, error) {
 	addrs[0] = c.proglen
 	src := fs.scratch + c.proglen // the first pass's code of the next slot
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
+	kind := c.kind[fs.start : fs.start+fs.n]
 	next := 0 // first slot not yet in the image
 	for _, k := range fs.volSlots {
-		if err := c.copyRun(next, int(k), &src); err != nil {
+		// The cmp or test a conditional jump starts with depends on the
+		// insn alone: it is copied with the run before it, and only the
+		// jcc is emitted again.
+		pre := 0
+		if kind[k]&15 == kindCond {
+			pre = int(kind[k] >> 4)
+		}
+		if err := c.copyRun(next, int(k), pre, &src); err != nil {
 			return 0, err
 		}
 		slot := fs.start + int(k)
-		src += int(c.size0[slot])
+		src += int(c.size0[slot]) - pre
 		c.prevLen = addrs[k+1] - addrs[k]
-		c.begin()
-		if err := c.emitInsn(int(k)+1, &insns[k]); err != nil {
+		i, ins := int(k)+1, &insns[k]
+		var err error
+		if pre != 0 {
+			err = c.emitCondJmp(i, bpfCond[ins.OpCode()>>4], addrs[i+int(ins.Off)]-addrs[i])
+		} else {
+			err = c.emitInsn(i, ins)
+		}
+		if err != nil {
 			return 0, err
 		}
 		c.end()
@@ -551,24 +565,29 @@ func (c *compiler) finalPass() (int, error) {
 		}
 		next = int(k) + 1
 	}
-	if err := c.copyRun(next, fs.n, &src); err != nil {
+	if err := c.copyRun(next, fs.n, 0, &src); err != nil {
 		return 0, err
 	}
 	return c.proglen, nil
 }
 
 // copyRun appends the code of slots [from, to), none volatile, from where
-// the first pass put it (src), in one piece.
-func (c *compiler) copyRun(from, to int, src *int) error {
+// the first pass put it (src), in one piece, and then begins insn to with
+// its first pre bytes, copied along.
+func (c *compiler) copyRun(from, to, pre int, src *int) error {
 	fs := c.fs
 	if c.proglen != fs.addrs[from] {
 		return c.errorf(fs.start+from, "code moved in the final pass (starts at %d, was %d)", c.proglen, fs.addrs[from])
 	}
 	n := fs.addrs[to] - fs.addrs[from]
-	c.a.n += copy(c.a.b[c.a.n:], c.scratch[*src:*src+n])
-	c.a.start = c.a.n
-	*src += n
+	if c.a.n+n+asmSize > len(c.a.b) {
+		c.grow() // not for an image sized by the sizing passes
+	}
+	copy(c.a.b[c.a.n:], c.scratch[*src:*src+n+pre])
+	*src += n + pre
 	c.proglen += n
+	c.a.start = c.a.n + n
+	c.a.n += n + pre
 	return nil
 }
 
