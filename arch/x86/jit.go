@@ -191,7 +191,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 			return nil, c.errorf(f.Start, "function %s: stack depth %d out of range", f.Name, f.StackDepth)
 		}
 		fs.depth = int32(f.StackDepth+7) &^ 7
-		if err := c.scan(fs, c.volSlots[nvol:nvol]); err != nil {
+		if err := c.scan(fs, c.volSlots[nvol:]); err != nil {
 			return nil, err
 		}
 		fs.shift = c.shift[nvol+i : nvol+i+len(fs.volSlots)+1]
@@ -297,7 +297,7 @@ func (c *compiler) converge(fs *funcState) error {
 // detect_reg_usage, and the checks that keep the emitters from indexing
 // out of range (the kernel trusts its verifier for these). It also sorts
 // the slots into kinds for the sizing passes, lists the volatile ones in
-// vol (appending to its empty argument).
+// vol, which has room for every slot.
 func (c *compiler) scan(fs *funcState, vol []int32) error {
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	kind := c.kind[fs.start : fs.start+fs.n]
@@ -309,6 +309,8 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 	est := fs.addrs[:len(insns)]
 	var used uint16
 	tc := false
+	nv := 0
+	vol = vol[:len(insns)]
 	for k := range insns {
 		ins := &insns[k]
 		est[k] = firstEstimate * (k + 1)
@@ -321,7 +323,8 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 			// Jumps and exits depend on addrs[], calls on the layout, tail
 			// calls on the labels of the previous pass.
 			kind[k] = kindVolatile
-			vol = append(vol, int32(k))
+			vol[nv] = int32(k) // no append: its call would spill the loop's registers
+			nv++
 			// The verifier marks every function holding a tail call
 			// tail_call_reachable; legacy do_jit also ORs in
 			// tail_call_seen itself.
@@ -334,6 +337,7 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 		}
 	}
 	fs.tcReachable = fs.tcReachable || tc
+	vol = vol[:nv]
 	fs.volSlots = vol
 	for r := range fs.regsUsed {
 		fs.regsUsed[r] = fs.f.CalleeSaved[r] || used&(1<<(core.R6+core.Reg(r))) != 0
