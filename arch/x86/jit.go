@@ -643,27 +643,32 @@ func (c *compiler) recordVolatile() {
 // < t), looking from volatile slot j, the jump to t: most jumps are short,
 // so a walk from j beats a search.
 func volBefore(vol []int32, j, t int) int32 {
-	m, lo, hi := j+1, 0, len(vol) // the answer is in [lo, hi]
+	m := j + 1
 	if int(vol[j]) >= t {
-		m, hi = j, j // backward (or to itself)
-		for k := 0; k < 8 && m > 0 && int(vol[m-1]) >= t; k++ {
+		m = j // backward, or to itself
+		for m > 0 && int(vol[m-1]) >= t {
+			if m < j-8 {
+				return volSearch(vol[:m], t)
+			}
 			m--
 		}
-		if m == 0 || int(vol[m-1]) < t {
-			return int32(m)
-		}
-		hi = m
-	} else {
-		lo = m
-		for k := 0; k < 8 && m < len(vol) && int(vol[m]) < t; k++ {
-			m++
-		}
-		if m == len(vol) || int(vol[m]) >= t {
-			return int32(m)
-		}
-		lo = m
+		return int32(m)
 	}
-	return int32(lo + sort.Search(hi-lo, func(d int) bool { return int(vol[lo+d]) >= t }))
+	for m < len(vol) && int(vol[m]) < t {
+		if m > j+8 {
+			return int32(m) + volSearch(vol[m:], t)
+		}
+		m++
+	}
+	return int32(m)
+}
+
+// volSearch is volBefore's search for far targets, kept out of line so
+// that the walk inlines.
+//
+//go:noinline
+func volSearch(vol []int32, t int) int32 {
+	return int32(sort.Search(len(vol), func(m int) bool { return int(vol[m]) >= t }))
 }
 
 // sizePass is a later sizing pass. Only the volatile slots can change

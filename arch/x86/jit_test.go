@@ -212,3 +212,28 @@ func TestDumpText(t *testing.T) {
 		}
 	}
 }
+
+// volBefore agrees with counting, for targets near and far in both
+// directions from every volatile slot.
+func TestVolBefore(t *testing.T) {
+	for _, vol := range [][]int32{
+		{0},
+		{5},
+		{0, 1, 2, 3},
+		{3, 9, 10, 40, 41, 42, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 90, 200, 201, 202, 300},
+	} {
+		for j := range vol {
+			for tgt := 0; tgt <= int(vol[len(vol)-1])+2; tgt++ {
+				want := int32(0)
+				for _, k := range vol {
+					if int(k) < tgt {
+						want++
+					}
+				}
+				if got := volBefore(vol, j, tgt); got != want {
+					t.Errorf("vol %v, from %d to %d: %d, want %d", vol, j, tgt, got, want)
+				}
+			}
+		}
+	}
+}
