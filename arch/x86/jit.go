@@ -242,8 +242,11 @@ func (c *compiler) compile() (*jit.Image, error) {
 			name = fmt.Sprintf("func%d", i)
 		}
 		img.Funcs[i] = jit.Func{Name: name, Start: fs.image, End: fs.image + proglen, BodyStart: fs.image + fs.addrs[0]}
-		for k := range fs.addrs[:fs.n] {
-			fs.addrs[k] += fs.image
+		if fs.image != 0 {
+			addrs := fs.addrs[:fs.n]
+			for k := range addrs {
+				addrs[k] += fs.image
+			}
 		}
 	}
 	offsets[len(p.Insns)] = total
