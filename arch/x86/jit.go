@@ -440,31 +440,21 @@ func (c *compiler) firstPassEmit() (int, error) {
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	size0 := c.size0[fs.start : fs.start+fs.n]
 	addrs := fs.addrs[:fs.n+1]
-	for k := 0; k < len(insns); k++ {
+	for k := range insns {
 		ins := &insns[k]
 		// begin, by hand: with its call to grow it is too big to inline.
 		if c.a.n+asmSize > len(c.a.b) {
 			c.grow()
 		}
 		c.a.start = c.a.n
-		if ins.IsLdImm64() {
-			// scan checked the second slot.
-			c.emitMovImm64(bpf2x86[ins.Dst], core.Imm64(*ins, insns[k+1]))
-			size0[k] = uint8(c.a.len())
-			c.end()
-			addrs[k+1] = c.proglen
-			k++
-			size0[k] = 0
-		} else {
-			if err := c.emitInsn(k+1, ins); err != nil {
-				return 0, err
-			}
-			if c.a.len() > maxInsnSize {
-				return 0, c.errorf(fs.start+k, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", ins.Op, c.a.len())
-			}
-			size0[k] = uint8(c.a.len())
-			c.end()
+		if err := c.emitInsn(k+1, ins); err != nil {
+			return 0, err
 		}
+		if c.a.len() > maxInsnSize {
+			return 0, c.errorf(fs.start+k, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", ins.Op, c.a.len())
+		}
+		size0[k] = uint8(c.a.len())
+		c.end()
 		addrs[k+1] = c.proglen
 	}
 	return c.proglen, nil
@@ -756,7 +746,7 @@ func (c *compiler) emitInsn(i int, ins *core.Insn) error {
 }
 
 var emitByClass = [8]func(c *compiler, i int, ins *core.Insn) error{
-	core.LD:    (*compiler).unknown, // ld_imm64 is the pass loop's; LD_ABS/LD_IND are rewritten before the JIT
+	core.LD:    (*compiler).emitLdImm64,
 	core.LDX:   (*compiler).emitLoad,
 	core.ST:    (*compiler).emitStore,
 	core.STX:   (*compiler).emitStore,
@@ -764,6 +754,23 @@ var emitByClass = [8]func(c *compiler, i int, ins *core.Insn) error{
 	core.JMP:   (*compiler).emitJump,
 	core.JMP32: (*compiler).emitJump,
 	core.ALU64: (*compiler).emitALU,
+}
+
+// emitLdImm64 is the BPF_LD | BPF_IMM | BPF_DW case: emit_mov_imm64 with
+// both halves of the constant. Its second slot (the kernel skips it with
+// insn++, i++) emits nothing. Other LD opcodes (LD_ABS/LD_IND) are
+// rewritten before the JIT.
+func (c *compiler) emitLdImm64(i int, ins *core.Insn) error {
+	slot := c.fs.start + i - 1
+	switch {
+	case ins.IsLdImm64():
+		// scan checked that the second slot follows.
+		c.emitMovImm64(bpf2x86[ins.Dst], core.Imm64(*ins, c.p.Insns[slot+1]))
+		return nil
+	case c.kind[slot] == kindSecond:
+		return nil
+	}
+	return c.unknown(i, ins)
 }
 
 // unknown is do_jit's default case (-EINVAL): an opcode the JIT has no
