@@ -672,26 +672,29 @@ func volSearch(vol []int32, t int) int32 {
 func (c *compiler) sizePass() (int, error) {
 	fs := c.fs
 	c.seenExit = false
-	shift := fs.shift[:len(fs.volSlots)+1]
-	recs := c.recs[:len(fs.volSlots)]
+	vol := fs.volSlots
+	shift := fs.shift[:len(vol)+1]
+	recs := c.recs[:len(vol)]
 	padding := fs.padding
 	for j := range recs {
 		r := &recs[j]
 		start := int(r.start0) + shift[j] // addr(i-1): the slot's start, this pass
 		end := int(r.end0) + shift[j+1]   // addr(i): its end, the previous pass
 		size := int(r.size0)
-		i := int(fs.volSlots[j]) + 1
+		kd := r.kind & 15
+		if kd == kindCond && !padding {
+			// condJmpForm's common case, without the call.
+			if off := int(r.target0) + shift[r.vt] - end; isImm8Jmp(int64(off)) {
+				shift[j+1] = start + int(r.kind>>4) + 2 - int(r.end0)
+				continue
+			}
+		}
+		i := int(vol[j]) + 1
 		c.prevLen = end - start // for INSN_SZ_DIFF in padding passes
-		switch r.kind & 15 {
+		switch kd {
 		case kindCond:
 			pre := int(r.kind >> 4)
-			off := int(r.target0) + shift[r.vt] - end
-			if !padding && isImm8Jmp(int64(off)) {
-				// condJmpForm's common case, without the call.
-				size = pre + 2
-				break
-			}
-			nops, jlen, err := c.condJmpForm(i, off, pre)
+			nops, jlen, err := c.condJmpForm(i, int(r.target0)+shift[r.vt]-end, pre)
 			if err != nil {
 				return 0, err
 			}
@@ -734,7 +737,7 @@ func (c *compiler) sizePass() (int, error) {
 		}
 		shift[j+1] = start + size - int(r.end0)
 	}
-	return fs.addrs[fs.n] + shift[len(fs.volSlots)], nil
+	return fs.addrs[fs.n] + shift[len(vol)], nil
 }
 
 // emitInsn is the big switch of do_jit, by class. i is do_jit's 1-based
