@@ -47,13 +47,15 @@ func (ctx *jitCtx) emitCallInsn(i int, ins *core.Insn) error {
 }
 
 // callSite is a call as the passes after the first see it: its slot, its
-// form in the current layout, how far relayout moved what follows it,
-// and its target: a helper's address (HelperAddr is asked once), or the
-// called function.
+// form in the current layout, whether the write pass must emit it again
+// (see relayout), how far relayout moved what follows it, and its
+// target: a helper's address (HelperAddr is asked once), or the called
+// function.
 type callSite struct {
-	slot   int32
-	direct bool
-	shift  int32
+	slot    int32
+	direct  bool
+	rewrite bool
+	shift   int32
 	callee int32 // function index; -1 for a helper
 	target uint64
 }

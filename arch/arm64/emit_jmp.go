@@ -19,20 +19,16 @@ var jmpCond = [16]cond{
 }
 
 // bpf2a64Offset is bpf2a64_offset: the distance in A64 instructions from
-// the branch, the last instruction of slot i, to the first of the target
-// slot. It reads offset[] as the current pass left it, so the sizing pass
-// computes garbage the kernel never writes either (offset[i+1] is still 0
-// there).
-func (ctx *jitCtx) bpf2a64Offset(i, off int) (int, error) {
-	t := i + 1 + off
-	if uint(t) > uint(len(ctx.insns)) { // t < 0 or past the end
-		return 0, ctx.jumpOutside(i, t)
-	}
-	return int(ctx.offset[t]) - (int(ctx.offset[i+1]) - 1), nil
+// the branch, the last instruction of slot i, to the first of slot t
+// (within the function or its end). It reads offset[] as the current
+// pass left it, so the sizing pass computes garbage the kernel never
+// writes either (offset[i+1] is still 0 there).
+func (ctx *jitCtx) bpf2a64Offset(i, t int) int {
+	return int(ctx.offset[t]) - (int(ctx.offset[i+1]) - 1)
 }
 
-// jumpOutside is bpf2a64Offset's error, out of line so that the check
-// inlines into the emitters.
+// jumpOutside is emitBranch's error for a target outside the function,
+// out of line so that the check costs the branch little.
 func (ctx *jitCtx) jumpOutside(i, t int) error {
 	return ctx.errorf(i, "%s: jump to slot %d is outside its function (slots %d..%d)",
 		ctx.what(i), ctx.first+t, ctx.first, ctx.first+len(ctx.insns)-1)
@@ -45,7 +41,7 @@ func (ctx *jitCtx) jumpOutside(i, t int) error {
 func (ctx *jitCtx) checkImm(i, bits, imm int) error {
 	// imm > 0 && imm>>bits != 0 || imm < 0 && ^imm>>bits != 0, in one
 	// comparison: the bits above the field must all equal the sign.
-	if imm>>bits != imm>>63 {
+	if imm>>(uint(bits)&63) != imm>>63 {
 		return ctx.immOutOfRange(i, bits, imm)
 	}
 	return nil
@@ -112,40 +108,51 @@ func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 // emitBranch is the branch a jump slot ends with, the only word of it
 // that depends on the layout: B to the target for JA (JMP|JA jumps by
 // off, JMP32|JA, gotol, by imm), B to the epilogue for exit, B.cond after
-// the compare (emit_cond_jmp).
+// the compare (emit_cond_jmp). The sizing pass notes it for replayBody,
+// which aims it again with emitBranchTo.
 func (ctx *jitCtx) emitBranch(i int, ins *core.Insn) error {
-	ctx.layoutDependent(i)
 	op := ins.Op & 0xf0
+	p := patch{slot: int32(i), target: -1, kind: patchBranch19, cond: jmpCond[op>>4]}
+	var jo int
 	if op == core.Exit {
-		jo := ctx.epilogueOffset - ctx.idx
-		if err := ctx.checkImm(i, 26, jo); err != nil {
-			return err
-		}
-		ctx.emit(b(jo))
-		return nil
-	}
-	if op == core.JA {
+		p.kind = patchBranch26
+		jo = ctx.epilogueOffset - ctx.idx
+	} else {
 		off := int(ins.Off)
-		if ins.Op&7 == core.JMP32 {
-			off = int(ins.Imm)
+		if op == core.JA {
+			p.kind = patchBranch26
+			if ins.Op&7 == core.JMP32 {
+				off = int(ins.Imm)
+			}
 		}
-		jo, err := ctx.bpf2a64Offset(i, off)
-		if err != nil {
-			return err
+		// offset[] has a slot more than the function: its end.
+		t := i + 1 + off
+		if uint(t) >= uint(len(ctx.offset)) {
+			return ctx.jumpOutside(i, t)
 		}
+		p.target = int32(t)
+		jo = ctx.bpf2a64Offset(i, t)
+	}
+	if ctx.image == nil {
+		s := ctx.c.scratch
+		s.patch = append(s.patch, p)
+	}
+	return ctx.emitBranchTo(i, p.kind, p.cond, jo)
+}
+
+// emitBranchTo is the end of emitBranch: check_imm, then B (patchBranch26)
+// or B.cond by jo instructions.
+func (ctx *jitCtx) emitBranchTo(i int, kind patchKind, c cond, jo int) error {
+	if kind == patchBranch26 {
 		if err := ctx.checkImm(i, 26, jo); err != nil {
 			return err
 		}
 		ctx.emit(b(jo))
 		return nil
-	}
-	jo, err := ctx.bpf2a64Offset(i, int(ins.Off))
-	if err != nil {
-		return err
 	}
 	if err := ctx.checkImm(i, 19, jo); err != nil {
 		return err
 	}
-	ctx.emit(bCond(jmpCond[op>>4], jo))
+	ctx.emit(bCond(c, jo))
 	return nil
 }

@@ -29,7 +29,7 @@ type scratch struct {
 	// layout-dependent slots, each function a range of them, appended by
 	// its sizing pass (functions are sized one after the other).
 	calls []callSite
-	patch []int32
+	patch []patch
 	// rec is the code the sizing pass of the function being JITed
 	// produced (the previous JIT's final code in the extra pass), at its
 	// full capacity.
@@ -384,36 +384,55 @@ func (ctx *jitCtx) replayBody(rec []byte) error {
 	from, shift := 0, int32(0)
 	for k := range ctx.calls {
 		site := &ctx.calls[k]
-		ctx.copyRun(rec, offset[from], offset[site.slot], shift)
+		end := site.slot
+		if !site.rewrite {
+			// Its words are as recorded, moved with the slots before it.
+			end++
+		}
+		ctx.copyRun(rec, offset[from], offset[end], shift)
 		from, shift = int(site.slot)+1, site.shift
 	}
 	ctx.copyRun(rec, offset[from], offset[n], shift)
 	k := 0 // the next call
-	for _, s := range ctx.c.scratch.patch[ctx.patchLo:ctx.patchHi] {
-		ins := &ctx.insns[s]
+	for _, p := range ctx.c.scratch.patch[ctx.patchLo:ctx.patchHi] {
+		i := int(p.slot)
+		if p.kind != patchSlot {
+			// Only the branch word changes: aim it again.
+			ctx.idx = int(offset[i+1]) - 1
+			jo := ctx.epilogueOffset
+			if p.target >= 0 {
+				jo = int(offset[p.target])
+			}
+			if err := ctx.emitBranchTo(i, p.kind, p.cond, jo-ctx.idx); err != nil {
+				return err
+			}
+			continue
+		}
+		ins := &ctx.insns[i]
 		var err error
 		switch {
 		case ins.Op&7 == core.LD:
-			ctx.idx = int(offset[s])
-			_, err = ctx.emitLD(int(s), ins)
+			ctx.idx = int(offset[i])
+			_, err = ctx.emitLD(i, ins)
 		case ins.Op == core.JMP|core.TailCall:
-			ctx.idx = int(offset[s])
-			err = ctx.emitJump(int(s), ins)
-		case ins.Op == core.JMP|core.Call:
-			ctx.idx = int(offset[s])
-			err = ctx.emitCall(int(s), ctx.siteTarget(&ctx.calls[k]))
-			ctx.emit(mov(true, bpf2a64[core.R0], x0))
+			ctx.idx = int(offset[i])
+			err = ctx.emitJump(i, ins)
+		default: // a call
+			site := &ctx.calls[k]
 			k++
-		default:
-			ctx.idx = int(offset[s+1]) - 1
-			err = ctx.emitBranch(int(s), ins)
+			if !site.rewrite {
+				continue
+			}
+			ctx.idx = int(offset[i])
+			err = ctx.emitCall(i, ctx.siteTarget(site))
+			ctx.emit(mov(true, bpf2a64[core.R0], x0))
 		}
 		if err != nil {
 			return err
 		}
-		if ctx.idx != int(offset[s+1]) {
-			return ctx.errorf(int(s), "%s: code ends at instruction %d in the last pass, %d in the one before",
-				ctx.what(int(s)), ctx.idx, offset[s+1])
+		if ctx.idx != int(offset[i+1]) {
+			return ctx.errorf(i, "%s: code ends at instruction %d in the last pass, %d in the one before",
+				ctx.what(i), ctx.idx, offset[i+1])
 		}
 	}
 	ctx.idx = int(offset[n])
@@ -460,6 +479,10 @@ func (ctx *jitCtx) relayout() {
 		case !direct && site.direct:
 			shift += 3
 		}
+		// The recorded words stand unless the call is or was a BL (whose
+		// offset depends on its address) or, in the extra pass, calls a
+		// function whose address it now loads instead of NULL.
+		site.rewrite = direct || site.direct || site.callee >= 0 && ctx.extraPass
 		site.direct, site.shift = direct, shift
 	}
 	if shift != 0 {
@@ -525,11 +548,31 @@ func (ctx *jitCtx) recordRoom() {
 	ctx.roomEnd = len(ctx.out)/4 - maxSlotWords
 }
 
+// patch is a slot whose code depends on the layout, as the sizing pass
+// found it, for replayBody: a branch (with what it needs to be aimed
+// again) or a slot to emit again whole.
+type patch struct {
+	slot int32
+	// target is the slot a branch goes to; -1 for the epilogue.
+	target int32
+	kind   patchKind
+	cond   cond
+}
+
+type patchKind uint8
+
+const (
+	patchSlot     patchKind = iota // emit the slot again
+	patchBranch19                  // B.cond
+	patchBranch26                  // B
+)
+
 // layoutDependent notes, in the sizing pass, that slot i's code depends
-// on the layout, for replayBody.
+// on the layout and must be emitted again.
 func (ctx *jitCtx) layoutDependent(i int) {
 	if ctx.image == nil {
-		ctx.c.scratch.patch = append(ctx.c.scratch.patch, int32(i))
+		s := ctx.c.scratch
+		s.patch = append(s.patch, patch{slot: int32(i)})
 	}
 }
 
