@@ -56,8 +56,8 @@ type callSite struct {
 	direct  bool
 	rewrite bool
 	shift   int32
-	callee int32 // function index; -1 for a helper
-	target uint64
+	callee  int32 // function index; -1 for a helper
+	target  uint64
 }
 
 // siteTarget is callTarget for a call site: before the extra pass a
