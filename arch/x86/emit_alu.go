@@ -67,6 +67,22 @@ func (c *compiler) emitALU(i int, ins *core.Insn) error {
 	return nil
 }
 
+// emitAluBinop is emitALU's ADD, SUB, AND, OR and XOR cases, which
+// emitInsn's table reaches directly: these are the commonest insns.
+func (c *compiler) emitAluBinop(i int, ins *core.Insn) error {
+	if ins.Off != 0 {
+		return c.emitALU(i, ins) // its error for the reserved field
+	}
+	w := ins.Class() == core.ALU64
+	op := bpfAluOps[ins.OpCode()>>4]
+	if ins.Source() == core.X {
+		c.a.aluRegReg(w, op, bpf2x86[ins.Dst], bpf2x86[ins.Src])
+	} else {
+		c.emitAluImm(w, op, bpf2x86[ins.Dst], ins.Imm)
+	}
+	return nil
+}
+
 // emitAluImm is the ADD/SUB/AND/OR/XOR K case: imm8 form, else the short
 // rax form, else imm32.
 func (c *compiler) emitAluImm(w bool, op aluOp, dst reg, imm int32) {
