@@ -58,7 +58,7 @@ func (c *compiler) emitJump(i int, ins *core.Insn) error {
 	if c.firstPass {
 		c.kind[c.slot(i)] = kindCond | uint8(c.a.len())<<4
 	}
-	return c.emitCondJmp(i, cc, c.fs.addrs[i+int(ins.Off)]-c.fs.addrs[i])
+	return c.emitCondJmp(i, cc, c.addr(i, i+int(ins.Off))-c.addr(i, i))
 }
 
 // insnSzDiff is INSN_SZ_DIFF: how much longer this insn was in the
@@ -115,7 +115,7 @@ func (c *compiler) jaOffset(i int, ins *core.Insn) int {
 	if rel == -1 {
 		return -2
 	}
-	return c.fs.addrs[i+rel] - c.fs.addrs[i]
+	return c.addr(i, i+rel) - c.addr(i, i)
 }
 
 // jaNops is the padding of a jump to the next insn, which emits nothing
@@ -187,7 +187,7 @@ func (c *compiler) emitExit(i int) error {
 		if c.firstPass {
 			c.kind[c.slot(i)] = kindExitJmp
 		}
-		return c.emitJmp(i, fs.cleanupAddr-fs.addrs[i])
+		return c.emitJmp(i, fs.cleanupAddr-c.addr(i, i))
 	}
 	if c.firstPass {
 		c.kind[c.slot(i)] = kindExitFirst

@@ -263,10 +263,6 @@ func (c *compiler) compile() (*jit.Image, error) {
 // cannot change: the same addrs[], lengths and decisions as re-running
 // do_jit whole, for a fraction of the work.
 func (c *compiler) converge(fs *funcState) error {
-	// scan has set addrs[1:n] to the kernel's first estimate; addrs[n]
-	// was the previous function's until now, and addrs[0] is set by the
-	// first pass before anything reads it.
-	fs.addrs[fs.n] = firstEstimate * (fs.n + 1)
 	fs.cleanupAddr = firstEstimate * (fs.n + 1)
 	c.fs = fs
 	c.a = asm{b: c.scratch[:cap(c.scratch)], start: len(c.scratch), n: len(c.scratch)}
@@ -305,18 +301,12 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	kind := c.kind[fs.start : fs.start+fs.n]
 	fs.tcReachable = fs.f.TailCallReachable
-	// The first pass's view of addrs[] ahead of it: 64 bytes an insn, as
-	// bpf_int_jit_compile starts. addrs[0] and addrs[n] are shared with
-	// the neighbouring functions: converge sets addrs[n] and the first
-	// pass addrs[0], each before it is read.
-	est := fs.addrs[:len(insns)]
 	var used uint16
 	tc := false
 	nv := 0
 	vol = vol[:len(insns)]
 	for k := range insns {
 		ins := &insns[k]
-		est[k] = firstEstimate * (k + 1)
 		// detect_reg_usage looks at both fields of every insn, the second
 		// half of an ld_imm64 included; a value past r10 sets bit 15,
 		// looked into below.
@@ -738,6 +728,17 @@ func (c *compiler) sizePass() (int, error) {
 		shift[j+1] = start + size - int(r.end0)
 	}
 	return fs.addrs[fs.n] + shift[len(vol)], nil
+}
+
+// addr is addrs[k] as the kernel's array holds it while do_jit emits insn
+// i. In the first pass the entries from i on still hold the estimate
+// bpf_int_jit_compile starts with, 64 bytes an insn, which is computed
+// rather than stored.
+func (c *compiler) addr(i, k int) int {
+	if c.firstPass && k >= i {
+		return firstEstimate * (k + 1)
+	}
+	return c.fs.addrs[k]
 }
 
 // emitInsn is the big switch of do_jit. i is do_jit's 1-based index: the
