@@ -663,8 +663,8 @@ func (c *compiler) sizePass() (int, error) {
 	fs := c.fs
 	c.seenExit = false
 	vol := fs.volSlots
-	shift := fs.shift[:len(vol)+1]
 	recs := c.recs[:len(vol)]
+	shift := fs.shift[:len(recs)+1] // so that shift[j+1] needs no check
 	padding := fs.padding
 	for j := range recs {
 		r := &recs[j]
