@@ -191,15 +191,17 @@ type parser struct {
 	obj  *core.Object
 	err  *core.Error
 
-	// buf is the current line with comments cut off or blanked out, so
-	// columns and offsets into buf equal those in src. It may be src itself:
-	// never written.
+	// buf is the current statement (or operand): the line up to the
+	// statement's end, with comments cut off or blanked out, so columns
+	// and offsets into buf equal those in src. It may be src itself: never
+	// written. Its length is the statement's end, so the scanner's bounds
+	// checks are the slice's own.
 	buf     []byte
+	i       int // cursor in buf
 	scratch []byte
 	lineOff int // offset of the line in src
 	lineNo  int
 	inBlock bool // inside a /* */ comment carried over from a previous line
-	i, end  int  // cursor and end of the current statement in buf
 
 	progs []*prog
 	cur   *prog
@@ -243,30 +245,33 @@ func (p *parser) run() {
 	// one; a line that ends before all three is parsed in place, any
 	// other goes through parseLine.
 	hash, slash, semi := -1, -1, -1
+	special := -1 // min(hash, slash, semi)
 	for off := 0; off <= len(src) && p.err == nil; line++ {
-		nl := bytes.IndexByte(src[off:], '\n')
 		end := len(src)
-		if nl >= 0 {
+		if nl := bytes.IndexByte(src[off:], '\n'); nl >= 0 {
 			end = off + nl
 		}
-		if hash < off {
-			hash = nextByte(src, '#', off)
-		}
-		if slash < off {
-			slash = nextByte(src, '/', off)
-		}
-		if semi < off {
-			semi = nextByte(src, ';', off)
+		if special < off {
+			if hash < off {
+				hash = nextByte(src, '#', off)
+			}
+			if slash < off {
+				slash = nextByte(src, '/', off)
+			}
+			if semi < off {
+				semi = nextByte(src, ';', off)
+			}
+			special = min(hash, slash, semi)
 		}
 		p.lineNo, p.lineOff = line, off
-		if min(hash, slash, semi) >= end && !p.inBlock {
+		if special >= end && !p.inBlock {
 			p.buf = src[off:end]
-			p.i, p.end = 0, end-off
+			p.i = 0
 			p.statement()
 		} else {
 			p.parseLine(src[off:end])
 		}
-		if nl < 0 {
+		if end == len(src) {
 			break
 		}
 		off = end + 1
@@ -338,7 +343,6 @@ func (p *parser) parseLine(l []byte) {
 			i = p.blankBlock(b, i+2) - 1
 		}
 	}
-	p.buf = b
 	start := 0
 	for start <= len(b) && p.err == nil {
 		end := bytes.IndexByte(b[start:], ';')
@@ -347,7 +351,7 @@ func (p *parser) parseLine(l []byte) {
 		} else {
 			end += start
 		}
-		p.i, p.end = start, end
+		p.buf, p.i = b[:end], start
 		p.statement()
 		start = end + 1
 	}
@@ -422,18 +426,18 @@ func (p *parser) errorf(format string, args ...any) {
 // instruction in either syntax.
 func (p *parser) statement() {
 	p.skipSpace()
-	if p.i >= p.end {
+	if p.i >= len(p.buf) {
 		return
 	}
 	if isDigit(p.buf[p.i]) {
 		p.listingPrefix()
-		if p.err != nil || p.i >= p.end {
+		if p.err != nil || p.i >= len(p.buf) {
 			return
 		}
 	}
 	for {
 		p.skipSpace()
-		if p.i >= p.end {
+		if p.i >= len(p.buf) {
 			return
 		}
 		start := p.i
@@ -449,7 +453,7 @@ func (p *parser) statement() {
 		}
 		// A label: "name:".
 		p.skipSpace()
-		if p.i < p.end && p.buf[p.i] == ':' {
+		if p.i < len(p.buf) && p.buf[p.i] == ':' {
 			p.i++
 			p.defineLabel(start, w, false)
 			if p.err != nil {
@@ -470,11 +474,11 @@ func (p *parser) statement() {
 // listings assemble; an objdump symbol line "0000000000000000 <name>:"
 // defines the label name.
 func (p *parser) listingPrefix() {
-	for p.i < p.end && isHex(p.buf[p.i]) {
+	for p.i < len(p.buf) && isHex(p.buf[p.i]) {
 		p.i++
 	}
 	p.skipSpace()
-	if p.i < p.end && p.buf[p.i] == '<' {
+	if p.i < len(p.buf) && p.buf[p.i] == '<' {
 		p.i++
 		start := p.i
 		name := p.ident()
@@ -490,12 +494,12 @@ func (p *parser) listingPrefix() {
 		return
 	}
 	p.skipSpace()
-	if p.i+3 < p.end && p.buf[p.i] == '(' && isHex(p.buf[p.i+1]) && isHex(p.buf[p.i+2]) && p.buf[p.i+3] == ')' {
+	if p.i+3 < len(p.buf) && p.buf[p.i] == '(' && isHex(p.buf[p.i+1]) && isHex(p.buf[p.i+2]) && p.buf[p.i+3] == ')' {
 		p.i += 4
 		return
 	}
 	// objdump's hex bytes: two hex digits followed by a blank, 8 or 16 of them.
-	for p.i+2 < p.end && isHex(p.buf[p.i]) && isHex(p.buf[p.i+1]) && isBlank(p.buf[p.i+2]) {
+	for p.i+2 < len(p.buf) && isHex(p.buf[p.i]) && isHex(p.buf[p.i+1]) && isBlank(p.buf[p.i+2]) {
 		p.i += 3
 		p.skipSpace()
 	}
@@ -570,6 +574,21 @@ func (p *parser) slot() int {
 // programs of a file share one backing array, sized from the line count up
 // front, so the parser neither regrows nor copies it.
 func (p *parser) emit(col int, ins core.Insn) int {
+	n := len(p.insns)
+	slot := n - p.progStart
+	if p.cur == nil || slot >= core.MaxInsnSlots || n >= cap(p.insns) || n >= cap(p.slotPos) {
+		return p.emitSlow(col, ins)
+	}
+	p.insns = p.insns[:n+1]
+	p.insns[n] = ins
+	p.slotPos = p.slotPos[:n+1]
+	p.slotPos[n] = core.SlotPos{Line: int32(p.lineNo), Col: int32(col + 1)}
+	return slot
+}
+
+// emitSlow is emit for the first slot of a program, and when the arrays are
+// missing or full.
+func (p *parser) emitSlow(col int, ins core.Insn) int {
 	slot := p.slot()
 	if slot >= core.MaxInsnSlots {
 		p.errorAt(p.pos(col), "program %s has more than %d instruction slots", p.cur.p.Name, core.MaxInsnSlots)

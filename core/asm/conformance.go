@@ -1,6 +1,8 @@
 package asm
 
 import (
+	"strconv"
+
 	"jitsim/core"
 )
 
@@ -139,6 +141,56 @@ func lookupMnemonic(w []byte) (mnemonic, bool) {
 	return mnemonic{}, false
 }
 
+// firstWords maps the words a statement starts with most often, the
+// registers of a pseudo-C assignment and the mnemonics, to what they
+// start, keyed by the word's bytes packed into a word (nameKey). One
+// multiply and, mostly, one compare find a word; longer words are left to
+// the general dispatch in instruction.
+var firstWords = func() (t [512]firstWord) {
+	add := func(name string, e firstWord) {
+		if len(name) > 8 {
+			return
+		}
+		e.key, _ = nameKey([]byte(name), 0, len(name))
+		h := firstWordHash(e.key)
+		for t[h].key != 0 {
+			h = (h + 1) % uint32(len(t))
+		}
+		t[h] = e
+	}
+	for name, m := range mnemonics {
+		add(name, firstWord{m: m})
+	}
+	for r := core.R0; r <= core.R10; r++ {
+		add("r"+strconv.Itoa(int(r)), firstWord{reg: r, regKind: regR})
+		add("w"+strconv.Itoa(int(r)), firstWord{reg: r, regKind: regW})
+	}
+	return t
+}()
+
+type firstWord struct {
+	key     uint64
+	m       mnemonic // kind 0: a register
+	reg     core.Reg
+	regKind byte
+}
+
+func firstWordHash(key uint64) uint32 { return uint32((key * 0x9e3779b97f4a7c15) >> (64 - 9)) }
+
+// lookupFirst finds w, a slice of the line, in firstWords.
+func lookupFirst(w []byte) *firstWord {
+	if len(w) == 0 || len(w) > 8 {
+		return nil
+	}
+	key, _ := nameKey(w[:cap(w)], 0, len(w))
+	for h := firstWordHash(key); firstWords[h].key != 0; h = (h + 1) % uint32(len(firstWords)) {
+		if firstWords[h].key == key {
+			return &firstWords[h]
+		}
+	}
+	return nil
+}
+
 // operandCount is how many comma-separated operands each kind takes.
 var operandCount = [...]int{
 	mALU: 2, mNeg: 1, mEndian: 1, mMovsx: 2, mLddw: 2, mLdx: 2, mSt: 2, mStx: 2,
@@ -148,67 +200,179 @@ var operandCount = [...]int{
 // operands splits the rest of the statement at commas into at most
 // len(spans) operand spans and returns how many there are.
 func (p *parser) operands(spans *[3][2]int) int {
-	n := 0
 	p.skipSpace()
-	if p.i >= p.end {
+	b, start := p.buf, p.i
+	if start >= len(b) {
 		return 0
 	}
-	start := p.i
-	for j := p.i; ; j++ {
-		if j == p.end || p.buf[j] == ',' {
+	n := 0
+	for j := start; j < len(b); j++ {
+		if b[j] == ',' {
 			if n < len(spans) {
 				spans[n] = [2]int{start, j}
 			}
 			n++
-			if j == p.end {
-				return n
-			}
 			start = j + 1
 		}
 	}
+	if n < len(spans) {
+		spans[n] = [2]int{start, len(b)}
+	}
+	return n + 1
 }
 
 // enter narrows the cursor to the operand span s and returns the
-// statement's end for leave.
-func (p *parser) enter(s [2]int) (end int) {
-	end = p.end
-	p.i, p.end = s[0], s[1]
-	return end
+// statement for leave.
+func (p *parser) enter(s [2]int) (stmt []byte) {
+	stmt = p.buf
+	p.buf, p.i = p.buf[:s[1]], s[0]
+	return stmt
 }
 
 // leave checks that the operand was used up and moves to the statement's
 // end.
-func (p *parser) leave(end int) {
+func (p *parser) leave(stmt []byte) {
 	if p.err == nil {
 		if p.peek() != 0 {
 			p.errorf("unexpected %s in operand", p.found())
 		}
 	}
-	p.end = end
-	p.i = end
+	p.buf = stmt
+	p.i = len(stmt)
+}
+
+// The operand parsers below first try the operand as most are written
+// ("%r1", "-8", "[%r10-8]"), scanning it in place; anything else, errors
+// included, goes through enter, the general scanner and leave.
+
+// span returns the statement up to the end of operand span s and the
+// index of the operand's first non-blank byte.
+func (p *parser) span(s [2]int) (b []byte, i int) {
+	b = p.buf[:s[1]]
+	return b, skipBlanks(b, s[0])
+}
+
+// done moves the cursor to the statement's end if only blanks follow end
+// in operand b.
+func (p *parser) done(b []byte, end int) bool {
+	if skipBlanks(b, end) != len(b) {
+		return false
+	}
+	p.i = len(p.buf)
+	return true
 }
 
 // regIn, immIn and memIn parse operand span s as a %r register, an
 // immediate or a [%rN+off] memory operand.
 func (p *parser) regIn(s [2]int) core.Reg {
-	end := p.enter(s)
+	b, i := p.span(s)
+	if r, _, end, ok := scanReg(b, i, regR); ok && p.done(b, end) {
+		return r
+	}
+	stmt := p.enter(s)
 	r, _ := p.reg(regR)
-	p.leave(end)
+	p.leave(stmt)
 	return r
 }
 
 func (p *parser) immIn(s [2]int) int32 {
-	end := p.enter(s)
+	b, i := p.span(s)
+	if v, end, ok := scanImm32(b, i); ok && p.done(b, end) {
+		return v
+	}
+	stmt := p.enter(s)
 	imm := p.imm32()
-	p.leave(end)
+	p.leave(stmt)
 	return imm
 }
 
+// scanImm32 scans an immediate that fits 32 bits (imm32's rules).
+func scanImm32(b []byte, i int) (v int32, end int, ok bool) {
+	neg, hex, mag, end, ok, big := scanNumber(b, i)
+	if !ok || big {
+		return 0, 0, false
+	}
+	v, ok = imm32Of(neg, hex, mag)
+	return v, end, ok
+}
+
+// scanOff16 scans an offset that fits 16 bits (off16's rules).
+func scanOff16(b []byte, i int) (v int16, end int, ok bool) {
+	neg, hex, mag, end, ok, big := scanNumber(b, i)
+	if !ok || big {
+		return 0, 0, false
+	}
+	v, ok = off16Of(neg, hex, mag)
+	return v, end, ok
+}
+
 func (p *parser) memIn(s [2]int) (core.Reg, int16) {
-	end := p.enter(s)
+	if b, i := p.span(s); i < len(b) && b[i] == '[' {
+		r, _, end, ok := scanReg(b, skipBlanks(b, i+1), regR)
+		var off int16
+		if i = skipBlanks(b, end); ok && i < len(b) && (b[i] == '+' || b[i] == '-') {
+			off, i, ok = scanOff16(b, i)
+			i = skipBlanks(b, i)
+		}
+		if ok && i < len(b) && b[i] == ']' && p.done(b, i+1) {
+			return r, off
+		}
+	}
+	stmt := p.enter(s)
 	r, off := p.memConformance()
-	p.leave(end)
+	p.leave(stmt)
 	return r, off
+}
+
+// regOrImmIn parses operand span s as the source of an ALU or jump
+// instruction (regOrImm).
+func (p *parser) regOrImmIn(s [2]int, ins *core.Insn) {
+	if b, i := p.span(s); i < len(b) {
+		if c := b[i]; c == '%' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			if r, _, end, ok := scanReg(b, i, regR); ok && p.done(b, end) {
+				ins.Op |= core.X
+				ins.Src = r
+				return
+			}
+		} else if v, end, ok := scanImm32(b, i); ok && p.done(b, end) {
+			ins.Imm = v
+			return
+		}
+	}
+	stmt := p.enter(s)
+	p.regOrImm(ins, regR)
+	p.leave(stmt)
+}
+
+// targetIn parses operand span s as a jump target (target): "+N", "-N"
+// or a label.
+func (p *parser) targetIn(s [2]int, slot int, kind uint8, ins *core.Insn) {
+	if b, i := p.span(s); i < len(b) {
+		switch c := b[i]; {
+		case c == '+' || c == '-':
+			if kind == fixJump {
+				if v, end, ok := scanOff16(b, i); ok && p.done(b, end) {
+					ins.Off = v
+					return
+				}
+			} else if v, end, ok := scanImm32(b, i); ok && p.done(b, end) {
+				ins.Imm = v
+				return
+			}
+		case identByte[c] && !isDigit(c):
+			end := i
+			for end < len(b) && identByte[b[end]] {
+				end++
+			}
+			if p.done(b, end) {
+				p.addFixup(kind, slot, i, end)
+				return
+			}
+		}
+	}
+	stmt := p.enter(s)
+	p.target(slot, kind, ins, false)
+	p.leave(stmt)
 }
 
 // conformance assembles one instruction of the suite's syntax.
@@ -234,9 +398,7 @@ func (p *parser) conformance(col int, name []byte, m mnemonic) {
 	switch m.kind {
 	case mALU:
 		ins.Dst = p.regIn(spans[0])
-		end := p.enter(spans[1])
-		p.regOrImm(&ins, regR)
-		p.leave(end)
+		p.regOrImmIn(spans[1], &ins)
 	case mNeg, mEndian:
 		ins.Dst = p.regIn(spans[0])
 	case mMovsx:
@@ -268,18 +430,12 @@ func (p *parser) conformance(col int, name []byte, m mnemonic) {
 		if m.kind == mJa32 {
 			kind = fixJumpImm
 		}
-		end := p.enter(spans[0])
-		p.target(slot, kind, &ins, false)
-		p.leave(end)
+		p.targetIn(spans[0], slot, kind, &ins)
 	case mJcc:
 		slot := p.slot()
 		ins.Dst = p.regIn(spans[0])
-		end := p.enter(spans[1])
-		p.regOrImm(&ins, regR)
-		p.leave(end)
-		end = p.enter(spans[2])
-		p.target(slot, fixJump, &ins, false)
-		p.leave(end)
+		p.regOrImmIn(spans[1], &ins)
+		p.targetIn(spans[2], slot, fixJump, &ins)
 	}
 	p.emit(col, ins)
 }

@@ -33,7 +33,7 @@ var mapTypes = []struct {
 func (p *parser) field() []byte {
 	p.skipSpace()
 	start := p.i
-	for p.i < p.end && !isBlank(p.buf[p.i]) {
+	for p.i < len(p.buf) && !isBlank(p.buf[p.i]) {
 		p.i++
 	}
 	return p.buf[start:p.i]
@@ -214,7 +214,7 @@ func (p *parser) value(what string, size uint32) []byte {
 		n := uint32(0)
 		for !p.accept(']') {
 			p.skipSpace()
-			if p.i+1 >= p.end || !isHex(p.buf[p.i]) || !isHex(p.buf[p.i+1]) || p.i+2 < p.end && isIdentByte(p.buf[p.i+2]) {
+			if p.i+1 >= len(p.buf) || !isHex(p.buf[p.i]) || !isHex(p.buf[p.i+1]) || p.i+2 < len(p.buf) && isIdentByte(p.buf[p.i+2]) {
 				p.errorf("expected two hex digits or ] in %s bytes, found %s", what, p.found())
 				return nil
 			}
@@ -360,7 +360,7 @@ func (p *parser) rawDirective(col int) {
 	var b [core.InsnSize]byte
 	for n := range b {
 		p.skipSpace()
-		if p.i+1 >= p.end || !isHex(p.buf[p.i]) || !isHex(p.buf[p.i+1]) || p.i+2 < p.end && !isBlank(p.buf[p.i+2]) {
+		if p.i+1 >= len(p.buf) || !isHex(p.buf[p.i]) || !isHex(p.buf[p.i+1]) || p.i+2 < len(p.buf) && !isBlank(p.buf[p.i+2]) {
 			p.errorf("expected 8 bytes as two hex digits each after .raw, found %s", p.found())
 			return
 		}

@@ -6,10 +6,10 @@ import (
 	"jitsim/core"
 )
 
-// The scanner works on p.buf[p.i:p.end], the current statement, byte by
-// byte: no regexp, no token slice, no allocation on the success path. The
-// loops run on a local b = p.buf[:p.end] and cursor, which the compiler
-// keeps in registers and needs no bounds check for.
+// The scanner works on p.buf[p.i:], the current statement, byte by byte:
+// no regexp, no token slice, no allocation on the success path. The loops
+// run on a local b = p.buf and cursor, which the compiler keeps in
+// registers and needs no bounds check for.
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
@@ -27,12 +27,25 @@ var identByte = func() (t [256]bool) {
 // isBlank: space, tab, and \v \f \r (a CRLF line keeps its \r).
 func isBlank(c byte) bool { return c == ' ' || c-'\t' <= '\r'-'\t' }
 
+// skipSpace moves the cursor past blanks. It is called before every token,
+// and most tokens follow the previous one directly or after one blank: the
+// inlined part answers for a byte above ' ' (no blank is) without a loop.
 func (p *parser) skipSpace() {
-	b, i := p.buf[:p.end], p.i
+	if i := p.i; uint(i) < uint(len(p.buf)) && p.buf[i] > ' ' {
+		return
+	}
+	p.skipBlanks()
+}
+
+func (p *parser) skipBlanks() { p.i = skipBlanks(p.buf, p.i) }
+
+// skipBlanks returns the index of the first byte of b at or after i that
+// is not a blank, or len(b).
+func skipBlanks(b []byte, i int) int {
 	for i < len(b) && isBlank(b[i]) {
 		i++
 	}
-	p.i = i
+	return i
 }
 
 // here skips blanks and returns the cursor: where the next token starts.
@@ -44,7 +57,7 @@ func (p *parser) here() int {
 // peek returns the next non-blank byte, 0 at the end of the statement.
 func (p *parser) peek() byte {
 	p.skipSpace()
-	if p.i < p.end {
+	if p.i < len(p.buf) {
 		return p.buf[p.i]
 	}
 	return 0
@@ -62,7 +75,7 @@ func (p *parser) accept(c byte) bool {
 // acceptStr consumes s if the statement continues with it.
 func (p *parser) acceptStr(s string) bool {
 	p.skipSpace()
-	if p.end-p.i >= len(s) && string(p.buf[p.i:p.i+len(s)]) == s {
+	if len(p.buf)-p.i >= len(s) && string(p.buf[p.i:p.i+len(s)]) == s {
 		p.i += len(s)
 		return true
 	}
@@ -73,7 +86,7 @@ func (p *parser) acceptStr(s string) bool {
 func (p *parser) acceptWord(w string) bool {
 	p.skipSpace()
 	j := p.i + len(w)
-	if j <= p.end && string(p.buf[p.i:j]) == w && (j == p.end || !isIdentByte(p.buf[j])) {
+	if j <= len(p.buf) && string(p.buf[p.i:j]) == w && (j == len(p.buf) || !isIdentByte(p.buf[j])) {
 		p.i = j
 		return true
 	}
@@ -82,7 +95,7 @@ func (p *parser) acceptWord(w string) bool {
 
 func (p *parser) expect(c byte) bool {
 	// Inlined fast path: c right at the cursor.
-	if p.i < p.end && p.buf[p.i] == c {
+	if p.i < len(p.buf) && p.buf[p.i] == c {
 		p.i++
 		return true
 	}
@@ -106,11 +119,11 @@ func (p *parser) expectEnd() {
 // found describes the next token for error messages.
 func (p *parser) found() string {
 	p.skipSpace()
-	if p.i >= p.end {
+	if p.i >= len(p.buf) {
 		return "end of line"
 	}
 	j := p.i
-	for j < p.end && (isIdentByte(p.buf[j]) || j == p.i && (p.buf[j] == '%' || p.buf[j] == '+' || p.buf[j] == '-')) {
+	for j < len(p.buf) && (isIdentByte(p.buf[j]) || j == p.i && (p.buf[j] == '%' || p.buf[j] == '+' || p.buf[j] == '-')) {
 		j++
 	}
 	if j == p.i {
@@ -124,18 +137,39 @@ func (p *parser) found() string {
 // as name.
 func (p *parser) ident() []byte {
 	p.skipSpace()
-	b, start := p.buf[:p.end], p.i
-	i := start
-	if i+1 < len(b) && b[i] == '%' && b[i+1] == '[' {
-		j := i + 2
-		for j < len(b) && identByte[b[j]] {
-			j++
+	b, start := p.buf, p.i
+	if uint(start) >= uint(len(b)) {
+		return b[len(b):]
+	}
+	rest := b[start:]
+	n := 0
+	for n < len(rest) && identByte[rest[n]] {
+		n++
+	}
+	if n < len(rest) && rest[n] == '%' {
+		return p.identPercent(start, n)
+	}
+	p.i = start + n
+	return rest[:n]
+}
+
+// identPercent continues ident at a '%' n bytes after start: "%[name]"
+// (n = 0) or "_%=" inside a name.
+func (p *parser) identPercent(start, n int) []byte {
+	b := p.buf
+	i := start + n
+	if n == 0 {
+		if i+1 < len(b) && b[i+1] == '[' {
+			j := i + 2
+			for j < len(b) && identByte[b[j]] {
+				j++
+			}
+			if j < len(b) && b[j] == ']' && j > i+2 {
+				p.i = j + 1
+				return b[start+2 : j]
+			}
+			return nil
 		}
-		if j < len(b) && b[j] == ']' && j > i+2 {
-			p.i = j + 1
-			return b[start+2 : j]
-		}
-		return nil
 	}
 	for i < len(b) {
 		c := b[i]
@@ -185,7 +219,7 @@ func parseReg(b []byte) (core.Reg, byte, bool) {
 // leading '%'.
 func (p *parser) regToken() []byte {
 	p.skipSpace()
-	b, start := p.buf[:p.end], p.i
+	b, start := p.buf, p.i
 	i := start
 	if i < len(b) && b[i] == '%' {
 		i++
@@ -202,35 +236,42 @@ func (p *parser) regToken() []byte {
 // kind want accepts; otherwise it consumes nothing and reg takes the
 // general path, which then reads the same token.
 func (p *parser) regFast(want byte) (core.Reg, byte, bool) {
-	b, i := p.buf[:p.end], p.i
-	if i+1 >= len(b) {
-		return 0, 0, false
+	r, kind, end, ok := scanReg(p.buf, p.i, want)
+	if ok {
+		p.i = end
 	}
-	kind := b[i]
+	return r, kind, ok
+}
+
+// scanReg is regFast on b from i, returning the index after the register.
+func scanReg(b []byte, i int, want byte) (r core.Reg, kind byte, end int, ok bool) {
+	if i < 0 || i+1 >= len(b) {
+		return 0, 0, 0, false
+	}
+	kind = b[i]
 	switch kind {
 	case regR, regW:
 	case regPercent:
 		i++
 		if b[i] != 'r' {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 	default:
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	i++
 	if i >= len(b) || !isDigit(b[i]) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	r := core.Reg(b[i] - '0')
+	r = core.Reg(b[i] - '0')
 	i++
 	if r == 1 && i < len(b) && b[i] == '0' {
 		r, i = core.R10, i+1
 	}
 	if i < len(b) && identByte[b[i]] || want != 0 && kind != want && !(want == regR && kind == regPercent) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	p.i = i
-	return r, kind, true
+	return r, kind, i, true
 }
 
 // isRegNext reports whether a register follows, without consuming it.
@@ -275,8 +316,24 @@ func kindName(k byte) string {
 // magnitude. ok is false (and nothing consumed) when no digits follow.
 func (p *parser) number() (neg, hex bool, mag uint64, ok bool) {
 	p.skipSpace()
-	b, start := p.buf[:p.end], p.i
-	i := start
+	start := p.i
+	neg, hex, mag, end, ok, big := scanNumber(p.buf, start)
+	if !ok {
+		return false, false, 0, false
+	}
+	p.i = end
+	if big {
+		p.errorAt(p.pos(start), "number %s does not fit 64 bits", p.buf[start:p.i])
+	}
+	return neg, hex, mag, true
+}
+
+// scanNumber is number on b from i: ok is false when no number starts
+// there, big when it does not fit 64 bits; end is the index after it.
+func scanNumber(b []byte, i int) (neg, hex bool, mag uint64, end int, ok, big bool) {
+	if i < 0 {
+		return false, false, 0, 0, false, false
+	}
 	if i < len(b) && (b[i] == '-' || b[i] == '+') {
 		neg = b[i] == '-'
 		i++
@@ -289,18 +346,17 @@ func (p *parser) number() (neg, hex bool, mag uint64, ok bool) {
 		i += 2
 	}
 	digits := i
-	overflow := false
-	// One loop per base, so the overflow checks divide by a constant.
+	// Without checks while the digits cannot overflow (16 hex, 19
+	// decimal); a longer number is scanned again, checking each step.
+	maxDigits := 19
 	if hex {
+		maxDigits = 16
 		for ; i < len(b); i++ {
 			d := hexDigit[b[i]]
 			if d > 15 {
 				break
 			}
-			if mag > (^uint64(0)-uint64(d))/16 {
-				overflow = true
-			}
-			mag = mag*16 + uint64(d)
+			mag = mag<<4 | uint64(d)
 		}
 	} else {
 		for ; i < len(b); i++ {
@@ -308,21 +364,39 @@ func (p *parser) number() (neg, hex bool, mag uint64, ok bool) {
 			if d > 9 {
 				break
 			}
+			mag = mag*10 + uint64(d)
+		}
+	}
+	if i == digits || i < len(b) && identByte[b[i]] {
+		return false, false, 0, 0, false, false
+	}
+	if i-digits > maxDigits {
+		var fits bool
+		mag, fits = checkedMag(b[digits:i], hex)
+		big = !fits
+	}
+	return neg, hex, mag, i, true, big
+}
+
+// checkedMag is the value of digits and whether it fits 64 bits.
+func checkedMag(digits []byte, hex bool) (mag uint64, ok bool) {
+	ok = true
+	for _, c := range digits {
+		if hex {
+			d := hexDigit[c]
+			if mag > (^uint64(0)-uint64(d))/16 {
+				ok = false
+			}
+			mag = mag*16 + uint64(d)
+		} else {
+			d := c - '0'
 			if mag > (^uint64(0)-uint64(d))/10 {
-				overflow = true
+				ok = false
 			}
 			mag = mag*10 + uint64(d)
 		}
 	}
-	p.i = i
-	if i == digits || i < len(b) && identByte[b[i]] {
-		p.i = start
-		return false, false, 0, false
-	}
-	if overflow {
-		p.errorAt(p.pos(start), "number %s does not fit 64 bits", p.buf[start:p.i])
-	}
-	return neg, hex, mag, true
+	return mag, ok
 }
 
 // hexDigit is the value of a hex digit, 0xff for any other byte.
@@ -356,16 +430,23 @@ func (p *parser) imm32() int32 {
 		p.errorf("expected immediate, found %s", p.found())
 		return 0
 	}
-	switch {
-	case neg && mag <= 1<<31:
-		return int32(-int64(mag))
-	case !neg && hex && mag <= 0xffffffff:
-		return int32(uint32(mag))
-	case !neg && !hex && mag <= 1<<31-1:
-		return int32(mag)
+	if v, ok := imm32Of(neg, hex, mag); ok {
+		return v
 	}
 	p.errorAt(p.pos(start), "immediate %s is out of 32-bit range", p.buf[start:p.i])
 	return 0
+}
+
+func imm32Of(neg, hex bool, mag uint64) (int32, bool) {
+	switch {
+	case neg && mag <= 1<<31:
+		return int32(-int64(mag)), true
+	case !neg && hex && mag <= 0xffffffff:
+		return int32(uint32(mag)), true
+	case !neg && !hex && mag <= 1<<31-1:
+		return int32(mag), true
+	}
+	return 0, false
 }
 
 // off16 scans a 16-bit offset; a '+' or '-' may stand apart from the
@@ -378,16 +459,23 @@ func (p *parser) off16() int16 {
 		p.errorf("expected offset, found %s", p.found())
 		return 0
 	}
-	switch {
-	case neg && mag <= 1<<15:
-		return int16(-int64(mag))
-	case !neg && hex && mag <= 0xffff:
-		return int16(uint16(mag))
-	case !neg && !hex && mag <= 1<<15-1:
-		return int16(mag)
+	if v, ok := off16Of(neg, hex, mag); ok {
+		return v
 	}
 	p.errorAt(p.pos(start), "offset %s is out of 16-bit range", p.buf[start:p.i])
 	return 0
+}
+
+func off16Of(neg, hex bool, mag uint64) (int16, bool) {
+	switch {
+	case neg && mag <= 1<<15:
+		return int16(-int64(mag)), true
+	case !neg && hex && mag <= 0xffff:
+		return int16(uint16(mag)), true
+	case !neg && !hex && mag <= 1<<15-1:
+		return int16(mag), true
+	}
+	return 0, false
 }
 
 // imm64 scans the 64-bit constant of an ld_imm64.

@@ -55,6 +55,14 @@ var jmpOps = []jmpOp{
 
 // instruction dispatches on the first word of a statement.
 func (p *parser) instruction(col int, w []byte) {
+	if f := lookupFirst(w); f != nil {
+		if f.m.kind == 0 {
+			p.assign(col, f.reg, f.regKind)
+		} else {
+			p.conformance(col, w, f.m)
+		}
+		return
+	}
 	if r, kind, ok := parseReg(w); ok && kind != regPercent {
 		p.assign(col, r, kind)
 		return
@@ -116,7 +124,7 @@ func (p *parser) exit(col int) {
 func (p *parser) target(slot int, kind uint8, ins *core.Insn, call bool) {
 	p.skipSpace()
 	start := p.i
-	if p.end-p.i > 2 && p.buf[p.i] == 'p' && p.buf[p.i+1] == 'c' && (p.buf[p.i+2] == '+' || p.buf[p.i+2] == '-') {
+	if len(p.buf)-p.i > 2 && p.buf[p.i] == 'p' && p.buf[p.i+1] == 'c' && (p.buf[p.i+2] == '+' || p.buf[p.i+2] == '-') {
 		p.i += 2
 	}
 	if c := p.peek(); c == '+' || c == '-' {
@@ -138,7 +146,7 @@ func (p *parser) target(slot int, kind uint8, ins *core.Insn, call bool) {
 		p.addFixup(kind, slot, start, start+len(name))
 	}
 	if p.peek() == '<' {
-		for p.i < p.end && p.buf[p.i] != '>' {
+		for p.i < len(p.buf) && p.buf[p.i] != '>' {
 			p.i++
 		}
 		p.expect('>')
@@ -175,7 +183,7 @@ func (p *parser) assign(col int, dst core.Reg, kind byte) {
 		return
 	}
 	switch c := p.peek(); {
-	case c == '-' && p.i+1 < p.end && !isDigit(p.buf[p.i+1]) && !isBlank(p.buf[p.i+1]):
+	case c == '-' && p.i+1 < len(p.buf) && !isDigit(p.buf[p.i+1]) && !isBlank(p.buf[p.i+1]):
 		// "r1 = -r1": neg.
 		p.i++
 		at := p.here()
@@ -307,7 +315,7 @@ func (p *parser) ldImm64(col int, dst core.Reg, ll bool) {
 	}
 	p.skipSpace()
 	start := p.i
-	for p.i < p.end && p.buf[p.i] != ']' && !isBlank(p.buf[p.i]) {
+	for p.i < len(p.buf) && p.buf[p.i] != ']' && !isBlank(p.buf[p.i]) {
 		p.i++
 	}
 	end := p.i
@@ -630,12 +638,12 @@ func (p *parser) cond(col int) {
 // name.
 func (p *parser) callPseudoC(col, slot int, ins *core.Insn) {
 	p.skipSpace()
-	if p.i < p.end && p.buf[p.i] == '%' && p.i+1 < p.end && p.buf[p.i+1] == 'r' {
+	if p.i < len(p.buf) && p.buf[p.i] == '%' && p.i+1 < len(p.buf) && p.buf[p.i+1] == 'r' {
 		ins.Op |= core.X
 		ins.Dst, _ = p.reg(regPercent)
 		return
 	}
-	if p.end-p.i > 2 && p.buf[p.i] == 'p' && p.buf[p.i+1] == 'c' && (p.buf[p.i+2] == '+' || p.buf[p.i+2] == '-') {
+	if len(p.buf)-p.i > 2 && p.buf[p.i] == 'p' && p.buf[p.i+1] == 'c' && (p.buf[p.i+2] == '+' || p.buf[p.i+2] == '-') {
 		ins.Src = core.PseudoCall
 		p.target(slot, fixCall, ins, true)
 		return
@@ -654,7 +662,7 @@ func (p *parser) callPseudoC(col, slot int, ins *core.Insn) {
 	if p.buf[start] == '%' {
 		nameStart = start + 2
 	}
-	if p.i < p.end && p.buf[p.i] == '#' {
+	if p.i < len(p.buf) && p.buf[p.i] == '#' {
 		p.i++
 		ins.Imm = p.imm32()
 		p.addFixup(fixHelperCheck, slot, nameStart, nameStart+len(name))
