@@ -31,7 +31,7 @@ func isBlank(c byte) bool { return c == ' ' || c-'\t' <= '\r'-'\t' }
 // and most tokens follow the previous one directly or after one blank: the
 // inlined part answers for a byte above ' ' (no blank is) without a loop.
 func (p *parser) skipSpace() {
-	if i := p.i; uint(i) < uint(len(p.buf)) && p.buf[i] > ' ' {
+	if i := p.i; uint(i) >= uint(len(p.buf)) || p.buf[i] > ' ' {
 		return
 	}
 	p.skipBlanks()
@@ -75,18 +75,34 @@ func (p *parser) accept(c byte) bool {
 // acceptStr consumes s if the statement continues with it.
 func (p *parser) acceptStr(s string) bool {
 	p.skipSpace()
-	if len(p.buf)-p.i >= len(s) && string(p.buf[p.i:p.i+len(s)]) == s {
+	if hasPrefixAt(p.buf, p.i, s) {
 		p.i += len(s)
 		return true
 	}
 	return false
 }
 
+// hasPrefixAt reports whether b[i:] starts with s. Byte by byte: the
+// strings are operators and keywords of a few bytes, for which the loop
+// is cheaper than a call to the runtime's memequal.
+func hasPrefixAt(b []byte, i int, s string) bool {
+	if i < 0 || len(b)-i < len(s) {
+		return false
+	}
+	b = b[i:]
+	for k := 0; k < len(s); k++ {
+		if b[k] != s[k] {
+			return false
+		}
+	}
+	return true
+}
+
 // acceptWord consumes the identifier w (not a prefix of a longer one).
 func (p *parser) acceptWord(w string) bool {
 	p.skipSpace()
 	j := p.i + len(w)
-	if j <= len(p.buf) && string(p.buf[p.i:j]) == w && (j == len(p.buf) || !isIdentByte(p.buf[j])) {
+	if hasPrefixAt(p.buf, p.i, w) && (j == len(p.buf) || !isIdentByte(p.buf[j])) {
 		p.i = j
 		return true
 	}
@@ -111,7 +127,7 @@ func (p *parser) expectAfterBlanks(c byte) bool {
 }
 
 func (p *parser) expectEnd() {
-	if p.peek() != 0 {
+	if p.i < len(p.buf) && p.peek() != 0 {
 		p.errorf("unexpected %s after instruction", p.found())
 	}
 }
@@ -276,9 +292,8 @@ func scanReg(b []byte, i int, want byte) (r core.Reg, kind byte, end int, ok boo
 
 // isRegNext reports whether a register follows, without consuming it.
 func (p *parser) isRegNext() bool {
-	save := p.i
-	_, _, ok := parseReg(p.regToken())
-	p.i = save
+	p.skipSpace()
+	_, _, _, ok := scanReg(p.buf, p.i, 0)
 	return ok
 }
 
@@ -517,6 +532,10 @@ func (p *parser) regOrImm(ins *core.Insn, kind byte) {
 	if c == '%' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
 		ins.Op |= core.X
 		ins.Src, _ = p.reg(kind)
+		return
+	}
+	if v, end, ok := scanImm32(p.buf, p.i); ok {
+		ins.Imm, p.i = v, end
 		return
 	}
 	ins.Imm = p.imm32()

@@ -124,6 +124,9 @@ func (p *parser) exit(col int) {
 func (p *parser) target(slot int, kind uint8, ins *core.Insn, call bool) {
 	p.skipSpace()
 	start := p.i
+	if p.targetFast(slot, kind, ins) {
+		return
+	}
 	if len(p.buf)-p.i > 2 && p.buf[p.i] == 'p' && p.buf[p.i+1] == 'c' && (p.buf[p.i+2] == '+' || p.buf[p.i+2] == '-') {
 		p.i += 2
 	}
@@ -151,6 +154,49 @@ func (p *parser) target(slot int, kind uint8, ins *core.Insn, call bool) {
 		}
 		p.expect('>')
 	}
+}
+
+// targetFast is target for "+N", "-N" and a plain label followed by the
+// statement's end or a blank.
+func (p *parser) targetFast(slot int, kind uint8, ins *core.Insn) bool {
+	b, i := p.buf, p.i
+	if i >= len(b) {
+		return false
+	}
+	end := i
+	switch c := b[i]; {
+	case c == '+' || c == '-':
+		var ok bool
+		if kind == fixJump {
+			ins.Off, end, ok = scanOff16(b, i)
+		} else {
+			ins.Imm, end, ok = scanImm32(b, i)
+		}
+		if !ok {
+			ins.Off, ins.Imm = 0, 0
+			return false
+		}
+	case identByte[c] && !isDigit(c) && !(c == 'p' && i+2 < len(b) && b[i+1] == 'c' && (b[i+2] == '+' || b[i+2] == '-')):
+		for end < len(b) && identByte[b[end]] {
+			end++
+		}
+		if end < len(b) && !isBlank(b[end]) {
+			return false // "l0_%=", "name<...>"
+		}
+		p.addFixup(kind, slot, i, end)
+	default:
+		return false
+	}
+	p.i = end
+	if k := skipBlanks(b, end); k < len(b) && b[k] == '<' {
+		// llvm-objdump's "<LBB0_2>": target skips it.
+		p.i = k
+		for p.i < len(p.buf) && p.buf[p.i] != '>' {
+			p.i++
+		}
+		p.expect('>')
+	}
+	return true
 }
 
 // assign parses the statements that start with a register: "rD op= src",
@@ -347,6 +393,10 @@ func (p *parser) ldImm64(col int, dst core.Reg, ll bool) {
 
 // cast scans "(u32 *)" and returns the size and whether it is signed.
 func (p *parser) cast() (size uint8, signed bool) {
+	if size, signed, end, ok := scanCast(p.buf, p.i); ok {
+		p.i = end
+		return size, signed
+	}
 	if !p.expect('(') {
 		return 0, false
 	}
@@ -377,6 +427,49 @@ func (p *parser) cast() (size uint8, signed bool) {
 	return size, signed
 }
 
+// scanCast is cast on b from i when the cast is well formed.
+func scanCast(b []byte, i int) (size uint8, signed bool, end int, ok bool) {
+	i = skipBlanks(b, i)
+	if i >= len(b) || b[i] != '(' {
+		return 0, false, 0, false
+	}
+	i = skipBlanks(b, i+1)
+	w := i
+	for i < len(b) && identByte[b[i]] {
+		i++
+	}
+	switch string(b[w:i]) {
+	case "u8":
+		size = core.B
+	case "u16":
+		size = core.H
+	case "u32":
+		size = core.W
+	case "u64":
+		size = core.DW
+	case "s8":
+		size, signed = core.B, true
+	case "s16":
+		size, signed = core.H, true
+	case "s32":
+		size, signed = core.W, true
+	default:
+		return 0, false, 0, false
+	}
+	if i < len(b) && b[i] == '%' {
+		return 0, false, 0, false // "u8_%=..." is no size
+	}
+	i = skipBlanks(b, i)
+	if i >= len(b) || b[i] != '*' {
+		return 0, false, 0, false
+	}
+	i = skipBlanks(b, i+1)
+	if i >= len(b) || b[i] != ')' {
+		return 0, false, 0, false
+	}
+	return size, signed, i + 1, true
+}
+
 // addr scans "rN +off", "rN - off" or "rN" (a w register is accepted too,
 // as LLVM does).
 func (p *parser) addr() (core.Reg, int16) {
@@ -390,12 +483,37 @@ func (p *parser) addr() (core.Reg, int16) {
 
 // mem scans "(rN +off)".
 func (p *parser) mem() (core.Reg, int16) {
+	if r, off, end, ok := scanMem(p.buf, p.i); ok {
+		p.i = end
+		return r, off
+	}
 	if !p.expect('(') {
 		return 0, 0
 	}
 	r, off := p.addr()
 	p.expect(')')
 	return r, off
+}
+
+// scanMem is mem on b from i when the operand is well formed.
+func scanMem(b []byte, i int) (r core.Reg, off int16, end int, ok bool) {
+	i = skipBlanks(b, i)
+	if i >= len(b) || b[i] != '(' {
+		return 0, 0, 0, false
+	}
+	if r, _, i, ok = scanReg(b, skipBlanks(b, i+1), 0); !ok {
+		return 0, 0, 0, false
+	}
+	if i = skipBlanks(b, i); i < len(b) && (b[i] == '+' || b[i] == '-') {
+		if off, i, ok = scanOff16(b, i); !ok {
+			return 0, 0, 0, false
+		}
+		i = skipBlanks(b, i)
+	}
+	if i >= len(b) || b[i] != ')' {
+		return 0, 0, 0, false
+	}
+	return r, off, i + 1, true
 }
 
 // load parses what follows "rD = *": "(u32 *)(rS +off)", "(s8 *)(...)",
