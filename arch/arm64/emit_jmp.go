@@ -53,44 +53,55 @@ func (ctx *jitCtx) immOutOfRange(i, bits, imm int) error {
 	return ctx.errorf(i, "%s: branch offset imm=%d(%#x) out of range for imm%d", ctx.what(i), imm, uint32(imm), bits)
 }
 
-// emitJump is build_insn's JMP and JMP32 cases.
+// emitJump is build_insn's JMP and JMP32 cases, switching on the
+// operation first (a jump table) and decoding only what each case needs.
 func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
-	is64 := ins.Class() == core.JMP
-	dst, src := bpf2a64[ins.Dst&15], bpf2a64[ins.Src&15]
-	op := ins.OpCode()
-	switch {
-	case op == core.JA:
+	op := ins.Op & 0xf0
+	is64 := ins.Op&7 == core.JMP
+	switch op {
+	case core.JA:
 		return ctx.emitBranch(i, ins)
-	case !is64 && (op == core.Call || op == core.Exit || op == core.TailCall):
-		return ctx.unsupported(i)
-	case op == core.Call:
+	case core.Call:
+		if !is64 {
+			return ctx.unsupported(i)
+		}
 		return ctx.emitCallInsn(i, ins)
-	case op == core.TailCall:
+	case core.TailCall:
+		if !is64 {
+			return ctx.unsupported(i)
+		}
 		if ctx.c.legacy {
 			return ctx.emitBpfTailCallLegacy(i)
 		}
 		ctx.emitBpfTailCall()
 		return nil
-	case op == core.Exit:
+	case core.Exit:
+		if !is64 {
+			return ctx.unsupported(i)
+		}
 		// The last instruction falls through into the epilogue.
 		if i == len(ctx.insns)-1 {
 			return nil
 		}
 		return ctx.emitBranch(i, ins)
-	case op == core.JSET && ins.Source() == core.X:
-		ctx.emit(tst(is64, dst, src))
-	case op == core.JSET:
-		if w := tstImm(is64, dst, ins.Imm); w != breakFault {
+	case 0xe0: // no such jump
+		return ctx.unsupported(i)
+	case core.JSET:
+		dst := bpf2a64[ins.Dst&15]
+		if ins.Op&core.X != 0 {
+			ctx.emit(tst(is64, dst, bpf2a64[ins.Src&15]))
+		} else if w := tstImm(is64, dst, ins.Imm); w != breakFault {
 			ctx.emit(w)
 		} else {
 			ctx.emitA64MovI(is64, tmp1, ins.Imm)
 			ctx.emit(tst(is64, dst, tmp1))
 		}
-	case jmpCond[op>>4] == 0 && op != core.JEQ:
-		return ctx.unsupported(i)
-	case ins.Source() == core.X:
-		ctx.emit(cmp(is64, dst, src))
 	default:
+		dst := bpf2a64[ins.Dst&15]
+		if ins.Op&core.X != 0 {
+			ctx.emit(cmp(is64, dst, bpf2a64[ins.Src&15]))
+			break
+		}
 		imm := uint32(ins.Imm)
 		switch {
 		case isAddSubImm(imm):
@@ -112,36 +123,48 @@ func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 // which aims it again with emitBranchTo.
 func (ctx *jitCtx) emitBranch(i int, ins *core.Insn) error {
 	op := ins.Op & 0xf0
-	p := patch{slot: int32(i), target: -1, kind: patchBranch19, cond: jmpCond[op>>4]}
+	kind, t := patchBranch19, -1
 	var jo int
 	if op == core.Exit {
-		p.kind = patchBranch26
+		kind = patchBranch26
 		jo = ctx.epilogueOffset - ctx.idx
 	} else {
 		off := int(ins.Off)
 		if op == core.JA {
-			p.kind = patchBranch26
+			kind = patchBranch26
 			if ins.Op&7 == core.JMP32 {
 				off = int(ins.Imm)
 			}
 		}
 		// offset[] has a slot more than the function: its end.
-		t := i + 1 + off
+		t = i + 1 + off
 		if uint(t) >= uint(len(ctx.offset)) {
 			return ctx.jumpOutside(i, t)
 		}
-		p.target = int32(t)
 		jo = ctx.bpf2a64Offset(i, t)
 	}
+	c := jmpCond[op>>4]
 	if ctx.image == nil {
 		s := ctx.c.scratch
-		s.patch = append(s.patch, p)
+		s.patch = append(s.patch, patch{slot: int32(i), target: int32(t), kind: kind, cond: c})
 	}
-	return ctx.emitBranchTo(i, p.kind, p.cond, jo)
+	// emitBranchTo, written out: this is every jump's path.
+	if kind == patchBranch26 {
+		if err := ctx.checkImm(i, 26, jo); err != nil {
+			return err
+		}
+		ctx.emit(b(jo))
+		return nil
+	}
+	if err := ctx.checkImm(i, 19, jo); err != nil {
+		return err
+	}
+	ctx.emit(bCond(c, jo))
+	return nil
 }
 
-// emitBranchTo is the end of emitBranch: check_imm, then B (patchBranch26)
-// or B.cond by jo instructions.
+// emitBranchTo is the end of emitBranch, for replayBody: check_imm, then
+// B (patchBranch26) or B.cond by jo instructions.
 func (ctx *jitCtx) emitBranchTo(i int, kind patchKind, c cond, jo int) error {
 	if kind == patchBranch26 {
 		if err := ctx.checkImm(i, 26, jo); err != nil {

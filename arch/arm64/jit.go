@@ -514,10 +514,13 @@ func (ctx *jitCtx) init() error {
 // recording, with room made before each slot; a word past its end only
 // costs the recording). Small enough to inline: no calls.
 func (ctx *jitCtx) emit(w uint32) {
-	if o := uint(ctx.idx) * 4; o+4 <= uint(len(ctx.out)) {
-		binary.LittleEndian.PutUint32(ctx.out[o:o+4], w)
-	} else {
+	// idx as uint32, never near 2^32, lets Go see that o+4 does not wrap
+	// and drop the slice's own bounds check; the store comes second so
+	// that it is the fall-through.
+	if o := uint(uint32(ctx.idx)) * 4; o+4 > uint(len(ctx.out)) {
 		ctx.overflow = true
+	} else {
+		binary.LittleEndian.PutUint32(ctx.out[o:o+4], w)
 	}
 	if w == breakFault && ctx.brk < 0 {
 		ctx.brk = ctx.idx
