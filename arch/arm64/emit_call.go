@@ -15,29 +15,35 @@ func (ctx *jitCtx) emitCallInsn(i int, ins *core.Insn) error {
 	if ins.Source() == core.X {
 		return ctx.emitCallX(i, ins)
 	}
+	// The target as bpf_jit_get_func_addr gives it: a helper's address,
+	// or the callee's once known (NULL before the extra pass, which forces
+	// the indirect form).
+	callee, target := -1, uint64(0)
 	switch ins.Src {
 	case core.CallHelper:
-		if ctx.c.opts.HelperAddr == nil {
+		h := ctx.c.opts.HelperAddr
+		if h == nil {
 			return ctx.errorf(i, "%s: no helper addresses (jit.Options.HelperAddr)", ctx.what(i))
 		}
+		target = h(ins.Imm)
 	case core.PseudoCall:
-		if _, err := ctx.calleeOf(i, ins); err != nil {
+		k, err := ctx.calleeOf(i, ins)
+		if err != nil {
 			return err
+		}
+		callee = k
+		if ctx.extraPass {
+			target, _ = ctx.c.funcAddr(k)
 		}
 	default:
 		return ctx.unsupported(i)
 	}
-	target := ctx.callTarget(i)
 	if ctx.image == nil {
 		// The sizing pass: every call indirect; remember where the calls
 		// are, and where they go, for the passes that fix their form.
-		site := callSite{slot: int32(i), callee: -1, target: target}
-		if ins.Src == core.PseudoCall {
-			k, _ := ctx.calleeOf(i, ins)
-			site.callee = int32(k)
-		}
-		ctx.c.scratch.calls = append(ctx.c.scratch.calls, site)
-		ctx.layoutDependent(i)
+		s := ctx.c.scratch
+		s.calls = append(s.calls, callSite{slot: int32(i), callee: int32(callee), target: target})
+		s.patch = append(s.patch, patch{slot: int32(i), kind: patchCall})
 	}
 	if err := ctx.emitCall(i, target); err != nil {
 		return err
@@ -60,8 +66,8 @@ type callSite struct {
 	target  uint64
 }
 
-// siteTarget is callTarget for a call site: before the extra pass a
-// callee's address is NULL.
+// siteTarget is bpf_jit_get_func_addr for a call site: before the extra
+// pass a callee's address is NULL.
 func (ctx *jitCtx) siteTarget(site *callSite) uint64 {
 	if site.callee < 0 {
 		return site.target
@@ -70,22 +76,6 @@ func (ctx *jitCtx) siteTarget(site *callSite) uint64 {
 		return 0
 	}
 	addr, _ := ctx.c.funcAddr(int(site.callee))
-	return addr
-}
-
-// callTarget is bpf_jit_get_func_addr for the call at slot i: a helper's
-// address, or the callee's once known. Before the extra pass the callee's
-// address is NULL, which forces the indirect form.
-func (ctx *jitCtx) callTarget(i int) uint64 {
-	ins := &ctx.insns[i]
-	if ins.Src == core.CallHelper {
-		return ctx.c.opts.HelperAddr(ins.Imm)
-	}
-	if !ctx.extraPass {
-		return 0
-	}
-	k, _ := ctx.calleeOf(i, ins)
-	addr, _ := ctx.c.funcAddr(k)
 	return addr
 }
 

@@ -120,7 +120,7 @@ func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 // that depends on the layout: B to the target for JA (JMP|JA jumps by
 // off, JMP32|JA, gotol, by imm), B to the epilogue for exit, B.cond after
 // the compare (emit_cond_jmp). The sizing pass notes it for replayBody,
-// which aims it again with emitBranchTo.
+// which aims it again.
 func (ctx *jitCtx) emitBranch(i int, ins *core.Insn) error {
 	op := ins.Op & 0xf0
 	kind, t := patchBranch19, -1
@@ -148,24 +148,6 @@ func (ctx *jitCtx) emitBranch(i int, ins *core.Insn) error {
 		s := ctx.c.scratch
 		s.patch = append(s.patch, patch{slot: int32(i), target: int32(t), kind: kind, cond: c})
 	}
-	// emitBranchTo, written out: this is every jump's path.
-	if kind == patchBranch26 {
-		if err := ctx.checkImm(i, 26, jo); err != nil {
-			return err
-		}
-		ctx.emit(b(jo))
-		return nil
-	}
-	if err := ctx.checkImm(i, 19, jo); err != nil {
-		return err
-	}
-	ctx.emit(bCond(c, jo))
-	return nil
-}
-
-// emitBranchTo is the end of emitBranch, for replayBody: check_imm, then
-// B (patchBranch26) or B.cond by jo instructions.
-func (ctx *jitCtx) emitBranchTo(i int, kind patchKind, c cond, jo int) error {
 	if kind == patchBranch26 {
 		if err := ctx.checkImm(i, 26, jo); err != nil {
 			return err

@@ -103,6 +103,8 @@ type jitCtx struct {
 	// patchLo and patchHi delimit, in scratch.patch, the slots whose code
 	// depends on where things are (see replayBody).
 	patchLo, patchHi int
+	// moved is whether relayout moved any slot.
+	moved bool
 	// start is the function's first word in compiler.code and alloc its
 	// allocation in words, both set once the first pass has sized it;
 	// until then image is nil, as ctx->image and ctx->ro_image are in
@@ -381,51 +383,73 @@ func fillBreak(b []byte) {
 func (ctx *jitCtx) replayBody(rec []byte) error {
 	offset := ctx.offset
 	n := len(ctx.insns)
-	from, shift := 0, int32(0)
-	for k := range ctx.calls {
-		site := &ctx.calls[k]
-		end := site.slot
-		if !site.rewrite {
-			// Its words are as recorded, moved with the slots before it.
-			end++
+	if ctx.moved {
+		from, shift := 0, int32(0)
+		for k := range ctx.calls {
+			site := &ctx.calls[k]
+			end := site.slot
+			if !site.rewrite {
+				// Its words are as recorded, moved with the slots before
+				// it.
+				end++
+			}
+			ctx.copyRun(rec, offset[from], offset[end], shift)
+			from, shift = int(site.slot)+1, site.shift
 		}
-		ctx.copyRun(rec, offset[from], offset[end], shift)
-		from, shift = int(site.slot)+1, site.shift
+		ctx.copyRun(rec, offset[from], offset[n], shift)
 	}
-	ctx.copyRun(rec, offset[from], offset[n], shift)
 	k := 0 // the next call
 	for _, p := range ctx.c.scratch.patch[ctx.patchLo:ctx.patchHi] {
 		i := int(p.slot)
-		if p.kind != patchSlot {
-			// Only the branch word changes: aim it again.
-			ctx.idx = int(offset[i+1]) - 1
-			jo := ctx.epilogueOffset
-			if p.target >= 0 {
-				jo = int(offset[p.target])
-			}
-			if err := ctx.emitBranchTo(i, p.kind, p.cond, jo-ctx.idx); err != nil {
-				return err
-			}
-			continue
-		}
-		ins := &ctx.insns[i]
-		var err error
-		switch {
-		case ins.Op&7 == core.LD:
-			ctx.idx = int(offset[i])
-			_, err = ctx.emitLD(i, ins)
-		case ins.Op == core.JMP|core.TailCall:
-			ctx.idx = int(offset[i])
-			err = ctx.emitJump(i, ins)
-		default: // a call
+		if p.kind == patchCall {
 			site := &ctx.calls[k]
 			k++
 			if !site.rewrite {
 				continue
 			}
 			ctx.idx = int(offset[i])
-			err = ctx.emitCall(i, ctx.siteTarget(site))
+			if err := ctx.emitCall(i, ctx.siteTarget(site)); err != nil {
+				return err
+			}
 			ctx.emit(mov(true, bpf2a64[core.R0], x0))
+			if ctx.idx != int(offset[i+1]) {
+				return ctx.errorf(i, "%s: code ends at instruction %d in the last pass, %d in the one before",
+					ctx.what(i), ctx.idx, offset[i+1])
+			}
+			continue
+		}
+		if p.kind != patchSlot {
+			// Only the branch word changes: aim it again (emitBranch's
+			// check_imm and encoder, written out for the commonest patch).
+			idx := int(offset[i+1]) - 1
+			jo := ctx.epilogueOffset - idx
+			if p.target >= 0 {
+				jo = int(offset[p.target]) - idx
+			}
+			var w uint32
+			if p.kind == patchBranch26 {
+				if jo>>26 != jo>>63 {
+					return ctx.immOutOfRange(i, 26, jo)
+				}
+				w = b(jo)
+			} else {
+				if jo>>19 != jo>>63 {
+					return ctx.immOutOfRange(i, 19, jo)
+				}
+				w = bCond(p.cond, jo)
+			}
+			ctx.idx = idx
+			ctx.emit(w)
+			continue
+		}
+		// A callback's ld_imm64 or a legacy tail call.
+		ins := &ctx.insns[i]
+		ctx.idx = int(offset[i])
+		var err error
+		if ins.Op&7 == core.LD {
+			_, err = ctx.emitLD(i, ins)
+		} else {
+			err = ctx.emitJump(i, ins)
 		}
 		if err != nil {
 			return err
@@ -462,6 +486,7 @@ func (ctx *jitCtx) relayout() {
 	shift := int32(0)
 	offset := ctx.offset
 	next := 0 // first slot whose offset has not been shifted yet
+	ctx.moved = false
 	for k := range ctx.calls {
 		site := &ctx.calls[k]
 		s := site.slot
@@ -484,6 +509,9 @@ func (ctx *jitCtx) relayout() {
 		// function whose address it now loads instead of NULL.
 		site.rewrite = direct || site.direct || site.callee >= 0 && ctx.extraPass
 		site.direct, site.shift = direct, shift
+		if shift != 0 {
+			ctx.moved = true
+		}
 	}
 	if shift != 0 {
 		for j := range offset[next:] {
@@ -566,6 +594,7 @@ type patchKind uint8
 
 const (
 	patchSlot     patchKind = iota // emit the slot again
+	patchCall                      // a call: emit it again if relayout says so
 	patchBranch19                  // B.cond
 	patchBranch26                  // B
 )
