@@ -529,9 +529,6 @@ func (ctx *jitCtx) init() error {
 		ins := ctx.insns[i]
 		return ctx.errorf(i, "%s: register out of range (dst %d, src %d)", ctx.what(i), ins.Dst, ins.Src)
 	}
-	if ctx.c.legacy {
-		ctx.fpbOffset = findFpbOffset(ctx.insns)
-	}
 	// Stack must be multiples of 16B (build_prologue).
 	ctx.stackSize = (ctx.c.prog.Funcs[ctx.fn].StackDepth + 15) &^ 15
 	return nil
@@ -724,9 +721,10 @@ func (c *compiler) image() *jit.Image {
 			End:       4 * (ctx.start + ctx.idx),
 			BodyStart: 4 * (ctx.start + ctx.bodyIdx),
 		}
-		offs, start := img.InsnOffsets[ctx.first:ctx.first+len(ctx.insns)], ctx.start
-		for s, o := range ctx.offset[:len(offs)] {
-			offs[s] = 4 * (start + int(o))
+		offs, base := img.InsnOffsets[ctx.first:ctx.first+len(ctx.insns)], 4*ctx.start
+		from := ctx.offset[:len(offs)]
+		for s := range offs {
+			offs[s] = base + 4*int(from[s])
 		}
 	}
 	last := &c.ctxs[len(c.ctxs)-1]
