@@ -83,6 +83,27 @@ func (c *compiler) emitAluBinop(i int, ins *core.Insn) error {
 	return nil
 }
 
+// emitAluMov is emitALU's MOV case, which emitInsn's table reaches
+// directly.
+func (c *compiler) emitAluMov(i int, ins *core.Insn) error {
+	return c.emitMov(i, ins, ins.Class() == core.ALU64, ins.Source() == core.X, bpf2x86[ins.Dst], bpf2x86[ins.Src])
+}
+
+// emitAluShiftK is emitALU's LSH, RSH and ARSH K cases, which emitInsn's
+// table reaches directly.
+func (c *compiler) emitAluShiftK(i int, ins *core.Insn) error {
+	if ins.Off != 0 {
+		return c.emitALU(i, ins) // its error for the reserved field
+	}
+	w, sop, dst := ins.Class() == core.ALU64, bpfShiftOps[ins.OpCode()>>4], bpf2x86[ins.Dst]
+	if ins.Imm == 1 {
+		c.a.shiftImm1(w, sop, dst)
+	} else {
+		c.a.shiftImm8(w, sop, dst, uint8(ins.Imm))
+	}
+	return nil
+}
+
 // emitAluImm is the ADD/SUB/AND/OR/XOR K case: imm8 form, else the short
 // rax form, else imm32.
 func (c *compiler) emitAluImm(w bool, op aluOp, dst reg, imm int32) {

@@ -744,8 +744,8 @@ func (c *compiler) addr(i, k int) int {
 // emitInsn is the big switch of do_jit. i is do_jit's 1-based index: the
 // insn is slot i-1 of the function. A table by opcode rather than a switch
 // keeps emitInsn small enough to inline, so an insn costs one call less on
-// the path every insn takes, and lets the commonest ALU insns skip their
-// class's general decoding.
+// the path every insn takes, and lets the commonest ALU insns (binary
+// ops, moves, shifts by a constant) skip their class's general decoding.
 func (c *compiler) emitInsn(i int, ins *core.Insn) error {
 	return emitByOp[ins.Op](c, i, ins)
 }
@@ -770,6 +770,11 @@ var emitByOp = func() (t [256]emitFunc) {
 		for _, op := range []uint8{core.Add, core.Sub, core.And, core.Or, core.Xor} {
 			t[class|op|core.K] = (*compiler).emitAluBinop
 			t[class|op|core.X] = (*compiler).emitAluBinop
+		}
+		t[class|core.Mov|core.K] = (*compiler).emitAluMov
+		t[class|core.Mov|core.X] = (*compiler).emitAluMov
+		for _, op := range []uint8{core.Lsh, core.Rsh, core.Arsh} {
+			t[class|op|core.K] = (*compiler).emitAluShiftK
 		}
 	}
 	return t
