@@ -258,10 +258,10 @@ func (c *compiler) compile() (*jit.Image, error) {
 // converge runs do_jit until two passes give the same length, as the
 // kernel's loop does before it allocates the image; the jumps switch to
 // padding after PADDING_PASSES so that oscillating sizes settle. The first
-// pass emits everything; the later ones re-emit only the volatile slots
-// (jumps, exits, calls, tail calls) and add up the others' sizes, which
-// cannot change: the same addrs[], lengths and decisions as re-running
-// do_jit whole, for a fraction of the work.
+// pass emits everything; the later ones look only at the volatile slots
+// (jumps, exits, calls, tail calls), since the code between two of them
+// cannot change, only move (funcState.addrs): the same addrs[], lengths
+// and decisions as re-running do_jit whole, for a fraction of the work.
 func (c *compiler) converge(fs *funcState) error {
 	fs.cleanupAddr = firstEstimate * (fs.n + 1)
 	c.fs = fs
