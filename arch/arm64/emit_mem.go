@@ -14,6 +14,9 @@ var lsSizes = [4]lsSize{
 // unsigned offset) for an access of 1<<scale bytes: non-negative, aligned,
 // and at most 4095 units.
 func isLSIOffset(off int, scale lsSize) bool {
+	// scale is at most 3; masking it says so to Go, which then needs no
+	// guard for larger shift counts.
+	scale &= 3
 	return off >= 0 && off <= 0xfff<<scale && off&(1<<scale-1) == 0
 }
 

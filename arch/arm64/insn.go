@@ -127,6 +127,7 @@ func ret(rn reg) uint32 { return 0xd65f0000 | rd5(rn)<<5 }
 // size:111001:opc:imm12:Rn:Rt, the offset scaled by the access size
 // (aarch64_insn_gen_load_store_imm).
 func lsImm(opc uint32, size lsSize, rt, rn reg, off int) uint32 {
+	size &= 3 // as it is; spares Go's guard for shifts past 63
 	scale := 1 << size
 	if off < 0 || off&(scale-1) != 0 || off>>size > 0xfff {
 		return breakFault

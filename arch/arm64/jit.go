@@ -645,33 +645,42 @@ func (ctx *jitCtx) buildBody() error {
 			ctx.recordRoom()
 		}
 		ins := &insns[i]
-		var err error
 		// ALU first: the commonest class, reached with one test.
 		switch c := ins.Op & 7; {
 		case c == core.ALU || c == core.ALU64:
-			err = ctx.emitALU(i, ins)
+			if err := ctx.emitALU(i, ins); err != nil {
+				return err
+			}
 		case c == core.LDX:
-			err = ctx.emitLoad(i, ins)
+			if err := ctx.emitLoad(i, ins); err != nil {
+				return err
+			}
 		case c == core.ST || c == core.STX:
+			var err error
 			if ins.Op&0xe7 == core.STX|core.ATOMIC { // ins.IsAtomic(), without copying ins
 				err = ctx.emitAtomic(i, ins)
 			} else {
 				err = ctx.emitStore(i, ins)
 			}
+			if err != nil {
+				return err
+			}
 		case c == core.JMP || c == core.JMP32:
-			err = ctx.emitJump(i, ins)
+			if err := ctx.emitJump(i, ins); err != nil {
+				return err
+			}
 		case c == core.LD:
 			// ld_imm64 consumes two slots (build_insn returns 1).
-			var wide bool
-			if wide, err = ctx.emitLD(i, ins); wide && err == nil {
+			wide, err := ctx.emitLD(i, ins)
+			if err != nil {
+				return err
+			}
+			if wide {
 				i++
 				offset[i] = int32(ctx.idx)
 			}
 		default:
-			err = ctx.unsupported(i)
-		}
-		if err != nil {
-			return err
+			return ctx.unsupported(i)
 		}
 	}
 	offset[len(insns)] = int32(ctx.idx)
