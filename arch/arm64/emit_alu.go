@@ -116,6 +116,28 @@ func (ctx *jitCtx) emitLogicImm(is64 bool, dst reg, imm int32, immOp, regOp uint
 	ctx.emit(shiftedReg(regOp, is64, dst, dst, tmp1))
 }
 
+// aluRegOp maps the opcode of each ALU and ALU64 register operation whose
+// code is one instruction, dst = dst op src (ADD, SUB, AND, ORR, EOR,
+// MUL, LSLV, LSRV, ASRV, the width in sf), to that instruction with all
+// three registers 0. buildBody ORs the registers in (Rm = src, Rn = Rd =
+// dst) instead of calling emitALU; the word is what the builders make,
+// which emitALU uses for the same cases.
+var aluRegOp = func() (t [256]uint32) {
+	for _, c := range []uint8{core.ALU, core.ALU64} {
+		is64 := c == core.ALU64
+		t[c|core.Add|core.X] = add(is64, 0, 0, 0)
+		t[c|core.Sub|core.X] = sub(is64, 0, 0, 0)
+		t[c|core.And|core.X] = and(is64, 0, 0, 0)
+		t[c|core.Or|core.X] = orr(is64, 0, 0, 0)
+		t[c|core.Xor|core.X] = eor(is64, 0, 0, 0)
+		t[c|core.Mul|core.X] = mul(is64, 0, 0, 0)
+		t[c|core.Lsh|core.X] = lslv(is64, 0, 0, 0)
+		t[c|core.Rsh|core.X] = lsrv(is64, 0, 0, 0)
+		t[c|core.Arsh|core.X] = asrv(is64, 0, 0, 0)
+	}
+	return t
+}()
+
 // emitALU is build_insn's ALU and ALU64 cases. 32-bit operations use the W
 // forms, which zero the upper half as BPF requires, so no explicit
 // zero-extension follows them.

@@ -1,6 +1,7 @@
 package arm64
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -120,6 +121,35 @@ func TestALU(t *testing.T) {
 		{"bswap32", "r1 = bswap32 r1", []string{"rev w0, w0"}},
 		{"bswap64", "r1 = bswap64 r1", []string{"rev x0, x0"}},
 	})
+}
+
+// TestRegisterOps: every register-to-register operation that build_insn
+// turns into one A64 instruction (the ones buildBody encodes from a table
+// of their words, without calling emitALU), in both widths, for register
+// pairs across the kernel's bpf2a64 map, r10 and r0 included.
+func TestRegisterOps(t *testing.T) {
+	// bpf2a64 in bpf_jit_comp.c, as register numbers.
+	a64 := []int{7, 0, 1, 2, 3, 4, 19, 20, 21, 22, 25}
+	ops := []struct {
+		pc, mnemonic string
+	}{
+		{"+=", "add"}, {"-=", "sub"}, {"*=", "mul"}, {"&=", "and"}, {"|=", "orr"},
+		{"^=", "eor"}, {"<<=", "lsl"}, {">>=", "lsr"}, {"s>>=", "asr"},
+	}
+	pairs := [][2]int{{1, 2}, {0, 10}, {10, 0}, {6, 9}, {5, 5}, {9, 8}}
+	for _, op := range ops {
+		for _, width := range [][2]string{{"r", "x"}, {"w", "w"}} {
+			b, a := width[0], width[1] // BPF and A64 register prefixes
+			for _, p := range pairs {
+				src := fmt.Sprintf("%s%d %s %s%d", b, p[0], op.pc, b, p[1])
+				want := fmt.Sprintf("%s %s%d, %s%d, %s%d", op.mnemonic, a, a64[p[0]], a, a64[p[0]], a, a64[p[1]])
+				img := compile(t, assemble(t, src+"\nexit"), jit.Options{})
+				if got := slotText(img, 0); !slices.Equal(got, []string{want}) {
+					t.Errorf("%s: got %q, want %q", src, got, want)
+				}
+			}
+		}
+	}
 }
 
 // TestDivModGuards: DIV/MOD by a register carry the guard the verifier's

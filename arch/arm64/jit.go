@@ -648,7 +648,12 @@ func (ctx *jitCtx) buildBody() error {
 		// ALU first: the commonest class, reached with one test.
 		switch c := ins.Op & 7; {
 		case c == core.ALU || c == core.ALU64:
-			if err := ctx.emitALU(i, ins); err != nil {
+			// The register operations are one word with the registers in
+			// fixed fields: a table lookup, no call.
+			if w := aluRegOp[ins.Op]; w != 0 {
+				d := uint32(bpf2a64[ins.Dst&15])
+				ctx.emit(w | uint32(bpf2a64[ins.Src&15])<<16 | d<<5 | d)
+			} else if err := ctx.emitALU(i, ins); err != nil {
 				return err
 			}
 		case c == core.LDX:
