@@ -90,32 +90,14 @@ func (ctx *jitCtx) prepareBpfTailCallCnt() {
 // as dst or src, in the order x19, x20, x21, x22, x25. The same walk finds
 // register numbers past r10, which the emitters could not map: it returns
 // the first such slot, or -1 (an ld_imm64's second slot is data). For the
-// legacy JIT it also does find_fpb_offset, which needs only the slots
-// that name r10: the walk knows which four-slot groups do.
+// legacy JIT the walk also does find_fpb_offset.
 func (ctx *jitCtx) findUsedCalleeRegs() (bad int) {
-	// used is a bit set of register numbers, with regBad for a number past
-	// r10: two table lookups per slot, no branch, four slots a turn.
 	var used uint32
-	fpb, fpbOffset, stop := ctx.c.legacy, 0, false
-	t, rest := &regBit, ctx.insns
-	for len(rest) >= 4 {
-		a, b, c, d := &rest[0], &rest[1], &rest[2], &rest[3]
-		g := t[a.Dst] | t[a.Src] | t[b.Dst] | t[b.Src] | t[c.Dst] | t[c.Src] | t[d.Dst] | t[d.Src]
-		used |= g
-		if fpb && g&(1<<core.R10) != 0 {
-			if fpbOffset, stop = fpbScan(rest[:4], fpbOffset); stop {
-				fpb = false
-			}
-		}
-		rest = rest[4:]
+	if ctx.c.legacy {
+		used, ctx.fpbOffset = regsAndFpbOffset(ctx.insns)
+	} else {
+		used = regsUsed(ctx.insns)
 	}
-	for i := range rest {
-		used |= t[rest[i].Dst] | t[rest[i].Src]
-	}
-	if fpb {
-		fpbOffset, _ = fpbScan(rest, fpbOffset)
-	}
-	ctx.fpbOffset = -fpbOffset &^ 7
 	bad = -1
 	if used&regBad != 0 {
 		bad = firstBadReg(ctx.insns)
@@ -129,6 +111,61 @@ func (ctx *jitCtx) findUsedCalleeRegs() (bad int) {
 		}
 	}
 	return bad
+}
+
+// regsUsed is the set of register numbers insns name, as bits, with
+// regBad for a number past r10: two table lookups per slot, no branch,
+// four slots a turn.
+func regsUsed(insns []core.Insn) (used uint32) {
+	t := &regBit
+	for len(insns) >= 4 {
+		a, b, c, d := &insns[0], &insns[1], &insns[2], &insns[3]
+		used |= t[a.Dst] | t[a.Src] | t[b.Dst] | t[b.Src] | t[c.Dst] | t[c.Src] | t[d.Dst] | t[d.Src]
+		insns = insns[4:]
+	}
+	for i := range insns {
+		used |= t[insns[i].Dst] | t[insns[i].Src]
+	}
+	return used
+}
+
+// regsAndFpbOffset is regsUsed and, in the same walk, findFpbOffset,
+// which needs only the slots that name r10.
+func regsAndFpbOffset(insns []core.Insn) (used uint32, fpbOffset int) {
+	fpb, offset := true, 0
+	t := &regBit
+	for len(insns) >= 4 {
+		a, b, c, d := &insns[0], &insns[1], &insns[2], &insns[3]
+		ma, mb, mc, md := t[a.Dst]|t[a.Src], t[b.Dst]|t[b.Src], t[c.Dst]|t[c.Src], t[d.Dst]|t[d.Src]
+		used |= ma | mb | mc | md
+		if fpb && (ma|mb|mc|md)&(1<<core.R10) != 0 {
+			var stop bool
+			if ma&(1<<core.R10) != 0 {
+				offset, stop = fpbSlot(a, offset)
+			}
+			if !stop && mb&(1<<core.R10) != 0 {
+				offset, stop = fpbSlot(b, offset)
+			}
+			if !stop && mc&(1<<core.R10) != 0 {
+				offset, stop = fpbSlot(c, offset)
+			}
+			if !stop && md&(1<<core.R10) != 0 {
+				offset, stop = fpbSlot(d, offset)
+			}
+			fpb = !stop
+		}
+		insns = insns[4:]
+	}
+	for i := range insns {
+		ins := &insns[i]
+		used |= t[ins.Dst] | t[ins.Src]
+		if fpb {
+			var stop bool
+			offset, stop = fpbSlot(ins, offset)
+			fpb = !stop
+		}
+	}
+	return used, -offset &^ 7
 }
 
 // regBad marks a register number past r10 in regBit.
@@ -243,44 +280,47 @@ func (ctx *jitCtx) buildPrologueLegacy() error {
 // else the most negative offset used through r10 in ST/STX/LDX MEM,
 // negated and rounded down to 8.
 func findFpbOffset(insns []core.Insn) int {
-	offset, _ := fpbScan(insns, 0)
+	offset := 0
+	for i := range insns {
+		var stop bool
+		if offset, stop = fpbSlot(&insns[i], offset); stop {
+			return 0
+		}
+	}
 	return -offset &^ 7
 }
 
-// fpbScan is find_fpb_offset's loop over insns, from offset, the most
-// negative offset through r10 seen before them; stop is true when r10 may
-// change (offset is then 0).
-func fpbScan(insns []core.Insn, offset int) (_ int, stop bool) {
-	for i := range insns {
-		ins := &insns[i]
-		// Every case below needs r10 as dst or src.
-		if ins.Dst != core.R10 && ins.Src != core.R10 {
-			continue
+// fpbSlot is find_fpb_offset's loop body for one slot, given offset, the
+// most negative offset through r10 before it: the new one, or stop when
+// r10 may change.
+func fpbSlot(ins *core.Insn, offset int) (_ int, stop bool) {
+	// Every case below needs r10 as dst or src.
+	if ins.Dst != core.R10 && ins.Src != core.R10 {
+		return offset, false
+	}
+	switch ins.Class() {
+	case core.ST, core.STX:
+		if ins.Class() == core.STX && ins.Mode() == core.ATOMIC && ins.Src == core.R10 {
+			switch ins.Imm {
+			case core.AtomicXchg, core.AtomicAdd | core.Fetch, core.AtomicAnd | core.Fetch,
+				core.AtomicXor | core.Fetch, core.AtomicOr | core.Fetch:
+				return 0, true
+			}
 		}
-		switch ins.Class() {
-		case core.ST, core.STX:
-			if ins.Class() == core.STX && ins.Mode() == core.ATOMIC && ins.Src == core.R10 {
-				switch ins.Imm {
-				case core.AtomicXchg, core.AtomicAdd | core.Fetch, core.AtomicAnd | core.Fetch,
-					core.AtomicXor | core.Fetch, core.AtomicOr | core.Fetch:
-					return 0, true
-				}
-			}
-			if ins.Mode() == core.MEM && ins.Dst == core.R10 && int(ins.Off) < offset {
-				offset = int(ins.Off)
-			}
-		case core.JMP, core.JMP32:
-		case core.LDX, core.LD:
-			if ins.Dst == core.R10 {
-				return 0, true
-			}
-			if ins.Class() == core.LDX && ins.Mode() == core.MEM && ins.Src == core.R10 && int(ins.Off) < offset {
-				offset = int(ins.Off)
-			}
-		default:
-			if ins.Dst == core.R10 {
-				return 0, true
-			}
+		if ins.Mode() == core.MEM && ins.Dst == core.R10 && int(ins.Off) < offset {
+			offset = int(ins.Off)
+		}
+	case core.JMP, core.JMP32:
+	case core.LDX, core.LD:
+		if ins.Dst == core.R10 {
+			return 0, true
+		}
+		if ins.Class() == core.LDX && ins.Mode() == core.MEM && ins.Src == core.R10 && int(ins.Off) < offset {
+			offset = int(ins.Off)
+		}
+	default:
+		if ins.Dst == core.R10 {
+			return 0, true
 		}
 	}
 	return offset, false
