@@ -218,6 +218,7 @@ type parser struct {
 	insns     []core.Insn
 	slotPos   []core.SlotPos
 	origins   []core.Origin
+	emitEnd   int // emit takes its fast path while len(insns) < emitEnd: a program is open and the arrays have room
 	progStart int
 	progIdx   map[string]int
 	mapIdx    map[string]int
@@ -425,6 +426,9 @@ func (p *parser) errorf(format string, args ...any) {
 // statement parses one statement: labels, then a directive or an
 // instruction in either syntax.
 func (p *parser) statement() {
+	if fastPath && p.fastStatement() {
+		return
+	}
 	p.skipSpace()
 	if p.i >= len(p.buf) {
 		return
@@ -575,15 +579,14 @@ func (p *parser) slot() int {
 // front, so the parser neither regrows nor copies it.
 func (p *parser) emit(col int, ins core.Insn) int {
 	n := len(p.insns)
-	slot := n - p.progStart
-	if p.cur == nil || slot >= core.MaxInsnSlots || n >= cap(p.insns) || n >= cap(p.slotPos) {
+	if n >= p.emitEnd {
 		return p.emitSlow(col, ins)
 	}
 	p.insns = p.insns[:n+1]
 	p.insns[n] = ins
 	p.slotPos = p.slotPos[:n+1]
 	p.slotPos[n] = core.SlotPos{Line: int32(p.lineNo), Col: int32(col + 1)}
-	return slot
+	return n - p.progStart
 }
 
 // emitSlow is emit for the first slot of a program, and when the arrays are
@@ -602,6 +605,7 @@ func (p *parser) emitSlow(col int, ins core.Insn) int {
 	}
 	p.insns = append(p.insns, ins)
 	p.slotPos = append(p.slotPos, core.SlotPos{Line: int32(p.lineNo), Col: int32(col + 1)})
+	p.emitEnd = min(cap(p.insns), cap(p.slotPos), p.progStart+core.MaxInsnSlots)
 	return slot
 }
 
@@ -633,7 +637,7 @@ func (p *parser) endProg() {
 	if pr == nil || p.err != nil {
 		return
 	}
-	p.cur = nil
+	p.cur, p.emitEnd = nil, 0
 	n := len(p.insns)
 	if n > p.progStart {
 		pr.p.Insns = p.insns[p.progStart:n:n]

@@ -241,34 +241,9 @@ func (p *parser) leave(stmt []byte) {
 	p.i = len(stmt)
 }
 
-// The operand parsers below first try the operand as most are written
-// ("%r1", "-8", "[%r10-8]"), scanning it in place; anything else, errors
-// included, goes through enter, the general scanner and leave.
-
-// span returns the statement up to the end of operand span s and the
-// index of the operand's first non-blank byte.
-func (p *parser) span(s [2]int) (b []byte, i int) {
-	b = p.buf[:s[1]]
-	return b, skipBlanks(b, s[0])
-}
-
-// done moves the cursor to the statement's end if only blanks follow end
-// in operand b.
-func (p *parser) done(b []byte, end int) bool {
-	if skipBlanks(b, end) != len(b) {
-		return false
-	}
-	p.i = len(p.buf)
-	return true
-}
-
 // regIn, immIn and memIn parse operand span s as a %r register, an
 // immediate or a [%rN+off] memory operand.
 func (p *parser) regIn(s [2]int) core.Reg {
-	b, i := p.span(s)
-	if r, _, end, ok := scanReg(b, i, regR); ok && p.done(b, end) {
-		return r
-	}
 	stmt := p.enter(s)
 	r, _ := p.reg(regR)
 	p.leave(stmt)
@@ -276,14 +251,57 @@ func (p *parser) regIn(s [2]int) core.Reg {
 }
 
 func (p *parser) immIn(s [2]int) int32 {
-	b, i := p.span(s)
-	if v, end, ok := scanImm32(b, i); ok && p.done(b, end) {
-		return v
-	}
 	stmt := p.enter(s)
 	imm := p.imm32()
 	p.leave(stmt)
 	return imm
+}
+
+func (p *parser) memIn(s [2]int) (core.Reg, int16) {
+	stmt := p.enter(s)
+	r, off := p.memConformance()
+	p.leave(stmt)
+	return r, off
+}
+
+// scanRegOrImm is regOrImm on b from i: the register sets the X bit.
+func scanRegOrImm(b []byte, i int, kind byte, ins *core.Insn) (end int, ok bool) {
+	if i = skipBlanks(b, i); i < 0 || i >= len(b) {
+		return 0, false
+	}
+	if c := b[i]; c == '%' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+		var r core.Reg
+		if r, _, end, ok = scanReg(b, i, kind); ok {
+			ins.Op |= core.X
+			ins.Src = r
+		}
+		return end, ok
+	}
+	var v int32
+	if v, end, ok = scanImm32(b, i); ok {
+		ins.Imm = v
+	}
+	return end, ok
+}
+
+// scanMemConformance is memConformance on b from i.
+func scanMemConformance(b []byte, i int) (r core.Reg, off int16, end int, ok bool) {
+	if i = skipBlanks(b, i); i < 0 || i >= len(b) || b[i] != '[' {
+		return 0, 0, 0, false
+	}
+	if r, _, i, ok = scanReg(b, skipBlanks(b, i+1), regR); !ok {
+		return 0, 0, 0, false
+	}
+	if i = skipBlanks(b, i); i < len(b) && (b[i] == '+' || b[i] == '-') {
+		if off, i, ok = scanOff16(b, i); !ok {
+			return 0, 0, 0, false
+		}
+		i = skipBlanks(b, i)
+	}
+	if i >= len(b) || b[i] != ']' {
+		return 0, 0, 0, false
+	}
+	return r, off, i + 1, true
 }
 
 // scanImm32 scans an immediate that fits 32 bits (imm32's rules).
@@ -306,73 +324,16 @@ func scanOff16(b []byte, i int) (v int16, end int, ok bool) {
 	return v, end, ok
 }
 
-func (p *parser) memIn(s [2]int) (core.Reg, int16) {
-	if b, i := p.span(s); i < len(b) && b[i] == '[' {
-		r, _, end, ok := scanReg(b, skipBlanks(b, i+1), regR)
-		var off int16
-		if i = skipBlanks(b, end); ok && i < len(b) && (b[i] == '+' || b[i] == '-') {
-			off, i, ok = scanOff16(b, i)
-			i = skipBlanks(b, i)
-		}
-		if ok && i < len(b) && b[i] == ']' && p.done(b, i+1) {
-			return r, off
-		}
+// scanImm64 scans the constant of an ld_imm64 (imm64's rules).
+func scanImm64(b []byte, i int) (v uint64, end int, ok bool) {
+	neg, _, mag, end, ok, big := scanNumber(b, i)
+	if !ok || big || neg && mag > 1<<63 {
+		return 0, 0, false
 	}
-	stmt := p.enter(s)
-	r, off := p.memConformance()
-	p.leave(stmt)
-	return r, off
-}
-
-// regOrImmIn parses operand span s as the source of an ALU or jump
-// instruction (regOrImm).
-func (p *parser) regOrImmIn(s [2]int, ins *core.Insn) {
-	if b, i := p.span(s); i < len(b) {
-		if c := b[i]; c == '%' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
-			if r, _, end, ok := scanReg(b, i, regR); ok && p.done(b, end) {
-				ins.Op |= core.X
-				ins.Src = r
-				return
-			}
-		} else if v, end, ok := scanImm32(b, i); ok && p.done(b, end) {
-			ins.Imm = v
-			return
-		}
+	if neg {
+		mag = -mag
 	}
-	stmt := p.enter(s)
-	p.regOrImm(ins, regR)
-	p.leave(stmt)
-}
-
-// targetIn parses operand span s as a jump target (target): "+N", "-N"
-// or a label.
-func (p *parser) targetIn(s [2]int, slot int, kind uint8, ins *core.Insn) {
-	if b, i := p.span(s); i < len(b) {
-		switch c := b[i]; {
-		case c == '+' || c == '-':
-			if kind == fixJump {
-				if v, end, ok := scanOff16(b, i); ok && p.done(b, end) {
-					ins.Off = v
-					return
-				}
-			} else if v, end, ok := scanImm32(b, i); ok && p.done(b, end) {
-				ins.Imm = v
-				return
-			}
-		case identByte[c] && !isDigit(c):
-			end := i
-			for end < len(b) && identByte[b[end]] {
-				end++
-			}
-			if p.done(b, end) {
-				p.addFixup(kind, slot, i, end)
-				return
-			}
-		}
-	}
-	stmt := p.enter(s)
-	p.target(slot, kind, ins, false)
-	p.leave(stmt)
+	return mag, end, true
 }
 
 // conformance assembles one instruction of the suite's syntax.
@@ -398,7 +359,9 @@ func (p *parser) conformance(col int, name []byte, m mnemonic) {
 	switch m.kind {
 	case mALU:
 		ins.Dst = p.regIn(spans[0])
-		p.regOrImmIn(spans[1], &ins)
+		end := p.enter(spans[1])
+		p.regOrImm(&ins, regR)
+		p.leave(end)
 	case mNeg, mEndian:
 		ins.Dst = p.regIn(spans[0])
 	case mMovsx:
@@ -430,12 +393,18 @@ func (p *parser) conformance(col int, name []byte, m mnemonic) {
 		if m.kind == mJa32 {
 			kind = fixJumpImm
 		}
-		p.targetIn(spans[0], slot, kind, &ins)
+		end := p.enter(spans[0])
+		p.target(slot, kind, &ins, false)
+		p.leave(end)
 	case mJcc:
 		slot := p.slot()
 		ins.Dst = p.regIn(spans[0])
-		p.regOrImmIn(spans[1], &ins)
-		p.targetIn(spans[2], slot, fixJump, &ins)
+		end := p.enter(spans[1])
+		p.regOrImm(&ins, regR)
+		p.leave(end)
+		end = p.enter(spans[2])
+		p.target(slot, fixJump, &ins, false)
+		p.leave(end)
 	}
 	p.emit(col, ins)
 }

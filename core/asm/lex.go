@@ -40,9 +40,10 @@ func (p *parser) skipSpace() {
 func (p *parser) skipBlanks() { p.i = skipBlanks(p.buf, p.i) }
 
 // skipBlanks returns the index of the first byte of b at or after i that
-// is not a blank, or len(b).
+// is not a blank, or len(b); i itself when it is negative (the scanners
+// below take a negative index as a failed scan before them).
 func skipBlanks(b []byte, i int) int {
-	for i < len(b) && isBlank(b[i]) {
+	for uint(i) < uint(len(b)) && isBlank(b[i]) {
 		i++
 	}
 	return i

@@ -156,36 +156,17 @@ func (p *parser) target(slot int, kind uint8, ins *core.Insn, call bool) {
 	}
 }
 
-// targetFast is target for "+N", "-N" and a plain label followed by the
-// statement's end or a blank.
+// targetFast is target for "+N", "-N" and a plain label.
 func (p *parser) targetFast(slot int, kind uint8, ins *core.Insn) bool {
-	b, i := p.buf, p.i
-	if i >= len(b) {
+	b := p.buf
+	t, end, ok := scanTarget(b, p.i, kind)
+	if !ok {
 		return false
 	}
-	end := i
-	switch c := b[i]; {
-	case c == '+' || c == '-':
-		var ok bool
-		if kind == fixJump {
-			ins.Off, end, ok = scanOff16(b, i)
-		} else {
-			ins.Imm, end, ok = scanImm32(b, i)
-		}
-		if !ok {
-			ins.Off, ins.Imm = 0, 0
-			return false
-		}
-	case identByte[c] && !isDigit(c) && !(c == 'p' && i+2 < len(b) && b[i+1] == 'c' && (b[i+2] == '+' || b[i+2] == '-')):
-		for end < len(b) && identByte[b[end]] {
-			end++
-		}
-		if end < len(b) && !isBlank(b[end]) {
-			return false // "l0_%=", "name<...>"
-		}
-		p.addFixup(kind, slot, i, end)
-	default:
-		return false
+	if !t.isLabel() {
+		t.apply(ins)
+	} else {
+		p.addFixup(kind, slot, t.start, t.end)
 	}
 	p.i = end
 	if k := skipBlanks(b, end); k < len(b) && b[k] == '<' {
@@ -197,6 +178,55 @@ func (p *parser) targetFast(slot int, kind uint8, ins *core.Insn) bool {
 		p.expect('>')
 	}
 	return true
+}
+
+// jumpTarget is a scanned jump target: a label b[start:end], or an
+// offset (kind fixJump) or imm (other kinds) when start == end.
+type jumpTarget struct {
+	kind       uint8
+	off        int16
+	imm        int32
+	start, end int
+}
+
+func (t *jumpTarget) isLabel() bool { return t.start != t.end }
+
+// apply puts a numeric target where target would.
+func (t *jumpTarget) apply(ins *core.Insn) {
+	if t.kind == fixJump {
+		ins.Off = t.off
+	} else {
+		ins.Imm = t.imm
+	}
+}
+
+// scanTarget is target on b from i for "+N", "-N" and a plain label
+// followed by the statement's end or a blank.
+func scanTarget(b []byte, i int, kind uint8) (t jumpTarget, end int, ok bool) {
+	t.kind = kind
+	if i < 0 || i >= len(b) {
+		return t, 0, false
+	}
+	switch c := b[i]; {
+	case c == '+' || c == '-':
+		if kind == fixJump {
+			t.off, end, ok = scanOff16(b, i)
+		} else {
+			t.imm, end, ok = scanImm32(b, i)
+		}
+		return t, end, ok
+	case identByte[c] && !isDigit(c) && !(c == 'p' && i+2 < len(b) && b[i+1] == 'c' && (b[i+2] == '+' || b[i+2] == '-')):
+		end = i
+		for end < len(b) && identByte[b[end]] {
+			end++
+		}
+		if end < len(b) && !isBlank(b[end]) {
+			return t, 0, false // "l0_%=", "name<...>"
+		}
+		t.start, t.end = i, end
+		return t, end, true
+	}
+	return t, 0, false
 }
 
 // assign parses the statements that start with a register: "rD op= src",
