@@ -121,7 +121,9 @@ func (ctx *jitCtx) emitLogicImm(is64 bool, dst reg, imm int32, immOp, regOp uint
 // MUL, LSLV, LSRV, ASRV, the width in sf), to that instruction with all
 // three registers 0. buildBody ORs the registers in (Rm = src, Rn = Rd =
 // dst) instead of calling emitALU; the word is what the builders make,
-// which emitALU uses for the same cases.
+// which emitALU uses for the same cases. The register move (A64_MOV, an
+// ADD of 0: Rn = src, Rd = dst) is there too, marked regOpMov, for when
+// off and imm are 0 (else it is movsx or unsupported).
 var aluRegOp = func() (t [256]uint32) {
 	for _, c := range []uint8{core.ALU, core.ALU64} {
 		is64 := c == core.ALU64
@@ -134,9 +136,14 @@ var aluRegOp = func() (t [256]uint32) {
 		t[c|core.Lsh|core.X] = lslv(is64, 0, 0, 0)
 		t[c|core.Rsh|core.X] = lsrv(is64, 0, 0, 0)
 		t[c|core.Arsh|core.X] = asrv(is64, 0, 0, 0)
+		t[c|core.Mov|core.X] = mov(is64, 0, 0) | regOpMov
 	}
 	return t
 }()
+
+// regOpMov marks the move in aluRegOp: a bit of the Rm field, which an
+// ADD (immediate) does not have (it is part of its imm12, 0 for a move).
+const regOpMov = 1 << 16
 
 // emitALU is build_insn's ALU and ALU64 cases. 32-bit operations use the W
 // forms, which zero the upper half as BPF requires, so no explicit

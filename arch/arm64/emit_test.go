@@ -123,10 +123,11 @@ func TestALU(t *testing.T) {
 	})
 }
 
-// TestRegisterOps: every register-to-register operation that build_insn
-// turns into one A64 instruction (the ones buildBody encodes from a table
-// of their words, without calling emitALU), in both widths, for register
-// pairs across the kernel's bpf2a64 map, r10 and r0 included.
+// TestRegisterOps: every register-to-register operation and move that
+// build_insn turns into one A64 instruction (the ones buildBody encodes
+// from a table of their words, without calling emitALU), in both widths,
+// for register pairs across the kernel's bpf2a64 map, r10 and r0
+// included.
 func TestRegisterOps(t *testing.T) {
 	// bpf2a64 in bpf_jit_comp.c, as register numbers.
 	a64 := []int{7, 0, 1, 2, 3, 4, 19, 20, 21, 22, 25}
@@ -147,6 +148,18 @@ func TestRegisterOps(t *testing.T) {
 				if got := slotText(img, 0); !slices.Equal(got, []string{want}) {
 					t.Errorf("%s: got %q, want %q", src, got, want)
 				}
+			}
+		}
+	}
+	// A64_MOV is ADD (immediate) of 0: Rn is the source.
+	for _, width := range [][2]string{{"r", "x"}, {"w", "w"}} {
+		b, a := width[0], width[1]
+		for _, p := range pairs {
+			src := fmt.Sprintf("%s%d = %s%d", b, p[0], b, p[1])
+			want := fmt.Sprintf("add %s%d, %s%d, #0x0", a, a64[p[0]], a, a64[p[1]])
+			img := compile(t, assemble(t, src+"\nexit"), jit.Options{})
+			if got := slotText(img, 0); !slices.Equal(got, []string{want}) {
+				t.Errorf("%s: got %q, want %q", src, got, want)
 			}
 		}
 	}

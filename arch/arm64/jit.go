@@ -648,12 +648,20 @@ func (ctx *jitCtx) buildBody() error {
 		// ALU first: the commonest class, reached with one test.
 		switch c := ins.Op & 7; {
 		case c == core.ALU || c == core.ALU64:
-			// The register operations are one word with the registers in
-			// fixed fields: a table lookup, no call.
+			// The register operations and moves are one word with the
+			// registers in fixed fields: a table lookup, no call.
 			if w := aluRegOp[ins.Op]; w != 0 {
-				d := uint32(bpf2a64[ins.Dst&15])
-				ctx.emit(w | uint32(bpf2a64[ins.Src&15])<<16 | d<<5 | d)
-			} else if err := ctx.emitALU(i, ins); err != nil {
+				d, s := uint32(bpf2a64[ins.Dst&15]), uint32(bpf2a64[ins.Src&15])
+				if w&regOpMov == 0 {
+					ctx.emit(w | s<<16 | d<<5 | d)
+					continue
+				}
+				if ins.Off == 0 && ins.Imm == 0 {
+					ctx.emit(w&^regOpMov | s<<5 | d)
+					continue
+				}
+			}
+			if err := ctx.emitALU(i, ins); err != nil {
 				return err
 			}
 		case c == core.LDX:
