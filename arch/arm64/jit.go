@@ -638,9 +638,18 @@ func (c *compiler) funcAddr(k int) (uint64, bool) {
 // emitting a simple instruction.
 func (ctx *jitCtx) buildBody() error {
 	insns, offset := ctx.insns, ctx.offset[:len(ctx.insns)+1]
-	for i := 0; i < len(insns); i++ {
+	// wide: the slot is an ld_imm64's second (build_insn returned 1 for
+	// the first), which starts where the first ended. Noted rather than
+	// skipped with i++ so that i stays a plain loop index, which lets Go
+	// drop the bounds checks.
+	wide := false
+	for i := range insns {
 		idx := ctx.idx
 		offset[i] = int32(idx)
+		if wide {
+			wide = false
+			continue
+		}
 		if idx > ctx.roomEnd {
 			ctx.recordRoom()
 		}
@@ -683,14 +692,9 @@ func (ctx *jitCtx) buildBody() error {
 				return err
 			}
 		case c == core.LD:
-			// ld_imm64 consumes two slots (build_insn returns 1).
-			wide, err := ctx.emitLD(i, ins)
-			if err != nil {
+			var err error
+			if wide, err = ctx.emitLD(i, ins); err != nil {
 				return err
-			}
-			if wide {
-				i++
-				offset[i] = int32(ctx.idx)
 			}
 		default:
 			return ctx.unsupported(i)
