@@ -22,99 +22,72 @@ import "jitsim/core"
 // parser.
 var fastPath = true
 
-// scan is the fast path's cursor over one statement. Its methods are small
-// enough to be inlined, so the index stays in a register.
-type scan struct {
-	b []byte
-	i int
-}
+// The fast path's scanners take the statement and an index and return
+// the index after what they scanned, -1 if it is not there; a negative
+// index passes through, so a chain of scans checks once at the end. The
+// cursor stays in a register rather than in the parser.
 
-func (s *scan) blanks() {
-	for s.i < len(s.b) && isBlank(s.b[s.i]) {
-		s.i++
+// fReg scans a register of a kind want accepts (0: any), blanks skipped.
+func fReg(b []byte, i int, want byte) (core.Reg, byte, int) {
+	r, kind, end, ok := scanReg(b, skipBlanks(b, i), want)
+	if !ok {
+		return 0, 0, -1
 	}
+	return r, kind, end
 }
 
-// eat consumes c, blanks skipped before it.
-func (s *scan) eat(c byte) bool {
-	s.blanks()
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return true
+// fComma scans the comma between two operands.
+func fComma(b []byte, i int) int {
+	if i = skipBlanks(b, i); uint(i) < uint(len(b)) && b[i] == ',' {
+		return i + 1
 	}
-	return false
+	return -1
 }
 
-// word scans an identifier (without the general scanner's "%[name]" and
-// "_%=" forms) and returns its start.
-func (s *scan) word() int {
-	start := s.i
-	for s.i < len(s.b) && identByte[s.b[s.i]] {
-		s.i++
+func fImm32(b []byte, i int) (int32, int) {
+	v, end, ok := scanImm32(b, skipBlanks(b, i))
+	if !ok {
+		return 0, -1
 	}
-	return start
+	return v, end
 }
 
-// end reports whether only blanks are left.
-func (s *scan) end() bool {
-	s.blanks()
-	return s.i == len(s.b)
+func fRegOrImm(b []byte, i int, kind byte, ins *core.Insn) int {
+	end, ok := scanRegOrImm(b, i, kind, ins)
+	if !ok {
+		return -1
+	}
+	return end
 }
 
-// reg scans a register of a kind want accepts (0: any), blanks skipped.
-func (s *scan) reg(want byte) (core.Reg, byte, bool) {
-	s.blanks()
-	r, kind, end, ok := scanReg(s.b, s.i, want)
+func fMemConformance(b []byte, i int) (core.Reg, int16, int) {
+	r, off, end, ok := scanMemConformance(b, i)
+	if !ok {
+		return 0, 0, -1
+	}
+	return r, off, end
+}
+
+// fLoadStore scans "(size *)(rN +off)" (cast, then mem).
+func fLoadStore(b []byte, i int) (size uint8, signed bool, r core.Reg, off int16, end int) {
+	size, signed, i, ok := scanCast(b, i)
 	if ok {
-		s.i = end
+		r, off, i, ok = scanMem(b, i)
 	}
-	return r, kind, ok
+	if !ok {
+		return 0, false, 0, 0, -1
+	}
+	return size, signed, r, off, i
 }
 
-// regOrImm scans the source operand of an ALU or jump instruction.
-func (s *scan) regOrImm(kind byte, ins *core.Insn) bool {
-	end, ok := scanRegOrImm(s.b, s.i, kind, ins)
-	if ok {
-		s.i = end
+// fTarget scans a jump target into f.
+func fTarget(b []byte, i int, kind uint8, f *fastInsn) int {
+	t, end, ok := scanTarget(b, skipBlanks(b, i), kind)
+	if !ok {
+		return -1
 	}
-	return ok
-}
-
-func (s *scan) imm32() (int32, bool) {
-	s.blanks()
-	v, end, ok := scanImm32(s.b, s.i)
-	if ok {
-		s.i = end
-	}
-	return v, ok
-}
-
-// mem scans "(rN +off)" after a cast.
-func (s *scan) mem() (core.Reg, int16, bool) {
-	r, off, end, ok := scanMem(s.b, s.i)
-	if ok {
-		s.i = end
-	}
-	return r, off, ok
-}
-
-func (s *scan) cast() (size uint8, signed, ok bool) {
-	size, signed, end, ok := scanCast(s.b, s.i)
-	if ok {
-		s.i = end
-	}
-	return size, signed, ok
-}
-
-// target scans a jump target into f.
-func (s *scan) target(kind uint8, f *fastInsn) bool {
-	s.blanks()
-	t, end, ok := scanTarget(s.b, s.i, kind)
-	if ok {
-		s.i = end
-		f.target, f.jump = t, true
-	}
-	return ok
+	f.target, f.jump = t, true
+	return end
 }
 
 // fastInsn is what the fast path assembled, committed by fastStatement.
@@ -122,8 +95,8 @@ type fastInsn struct {
 	ins    core.Insn
 	target jumpTarget // of a jump (jump set)
 	jump   bool
-	call   [2]int     // "call name": the name, for fixCall
-	lddw   bool       // an ld_imm64 of imm64
+	call   [2]int // "call name": the name, for fixCall
+	lddw   bool   // an ld_imm64 of imm64
 	imm64  uint64
 	exit   bool
 }
@@ -131,43 +104,49 @@ type fastInsn struct {
 // fastStatement assembles the statement at the cursor if the fast path
 // knows its shape, and reports whether it did.
 func (p *parser) fastStatement() bool {
-	s := scan{b: p.buf, i: p.i}
-	s.blanks()
-	col := s.i
+	b := p.buf
+	i := skipBlanks(b, p.i)
+	if i >= len(b) {
+		return false
+	}
+	col := i
 	var f fastInsn
-	var ok bool
-	if s.i < len(s.b) && s.b[s.i] == '*' {
-		s.i++
-		ok = s.store(&f.ins)
+	if b[i] == '*' {
+		i = fStore(b, i+1, &f.ins)
 	} else {
-		start := s.word()
-		if s.i == start || isDigit(s.b[start]) || s.i < len(s.b) && s.b[s.i] == '%' {
+		for i < len(b) && identByte[b[i]] {
+			i++
+		}
+		if i == col || isDigit(b[col]) {
 			return false
 		}
-		w := s.b[start:s.i]
-		if s.eat(':') {
-			return false // a label
+		next := skipBlanks(b, i)
+		if i < len(b) && b[i] == '%' || next < len(b) && b[next] == ':' {
+			return false // "l0_%=", a label
 		}
+		w := b[col:i]
 		if fw := lookupFirst(w); fw != nil {
 			if fw.m.kind == 0 {
-				ok = s.assign(fw.reg, fw.regKind, &f)
+				i = fAssign(b, next, fw.reg, fw.regKind, &f)
 			} else {
-				ok = s.conformance(fw.m, &f)
+				i = fConformance(b, next, fw.m, &f)
 			}
 		} else {
 			switch string(w) {
 			case "if":
-				ok = s.cond(&f)
+				i = fCond(b, next, &f)
 			case "goto":
 				f.ins.Op = core.JMP | core.JA
-				ok = s.target(fixJump, &f)
+				i = fTarget(b, next, fixJump, &f)
+			default:
+				return false
 			}
 		}
 	}
-	if !ok || !s.end() {
+	if i < 0 || skipBlanks(b, i) != len(b) {
 		return false
 	}
-	p.i = s.i
+	p.i = len(b)
 	switch {
 	case f.exit:
 		p.exit(col)
@@ -189,225 +168,193 @@ func (p *parser) fastStatement() bool {
 	return true
 }
 
-// conformance scans the operands of mnemonic m (conformance).
-func (s *scan) conformance(m mnemonic, f *fastInsn) bool {
+// fConformance scans the operands of mnemonic m (conformance).
+func fConformance(b []byte, i int, m mnemonic, f *fastInsn) int {
 	ins := &f.ins
 	*ins = core.Insn{Op: m.op, Off: m.off, Imm: m.imm}
-	var ok bool
 	switch m.kind {
 	case mALU:
-		if ins.Dst, _, ok = s.reg(regR); ok && s.eat(',') {
-			return s.regOrImm(regR, ins)
-		}
+		ins.Dst, _, i = fReg(b, i, regR)
+		return fRegOrImm(b, fComma(b, i), regR, ins)
 	case mNeg, mEndian:
-		ins.Dst, _, ok = s.reg(regR)
-		return ok
+		ins.Dst, _, i = fReg(b, i, regR)
+		return i
 	case mMovsx:
-		if ins.Dst, _, ok = s.reg(regR); ok && s.eat(',') {
-			ins.Src, _, ok = s.reg(regR)
-			return ok
-		}
+		ins.Dst, _, i = fReg(b, i, regR)
+		ins.Src, _, i = fReg(b, fComma(b, i), regR)
+		return i
 	case mLddw:
-		if ins.Dst, _, ok = s.reg(regR); ok && s.eat(',') {
-			s.blanks()
-			f.imm64, s.i, ok = scanImm64(s.b, s.i)
-			f.lddw = ok
-			return ok
+		ins.Dst, _, i = fReg(b, i, regR)
+		v, end, ok := scanImm64(b, skipBlanks(b, fComma(b, i)))
+		if !ok {
+			return -1
 		}
+		f.lddw, f.imm64 = true, v
+		return end
 	case mLdx:
-		if ins.Dst, _, ok = s.reg(regR); ok && s.eat(',') {
-			ins.Src, ins.Off, s.i, ok = scanMemConformance(s.b, s.i)
-			return ok
-		}
+		ins.Dst, _, i = fReg(b, i, regR)
+		ins.Src, ins.Off, i = fMemConformance(b, fComma(b, i))
+		return i
 	case mSt:
-		if ins.Dst, ins.Off, s.i, ok = scanMemConformance(s.b, s.i); ok && s.eat(',') {
-			ins.Imm, ok = s.imm32()
-			return ok
-		}
+		ins.Dst, ins.Off, i = fMemConformance(b, i)
+		ins.Imm, i = fImm32(b, fComma(b, i))
+		return i
 	case mStx:
-		if ins.Dst, ins.Off, s.i, ok = scanMemConformance(s.b, s.i); ok && s.eat(',') {
-			ins.Src, _, ok = s.reg(regR)
-			return ok
-		}
+		ins.Dst, ins.Off, i = fMemConformance(b, i)
+		ins.Src, _, i = fReg(b, fComma(b, i), regR)
+		return i
 	case mLdAbs:
-		ins.Imm, ok = s.imm32()
-		return ok
+		ins.Imm, i = fImm32(b, i)
+		return i
 	case mLdInd:
-		if ins.Src, _, ok = s.reg(regR); ok && s.eat(',') {
-			ins.Imm, ok = s.imm32()
-			return ok
-		}
+		ins.Src, _, i = fReg(b, i, regR)
+		ins.Imm, i = fImm32(b, fComma(b, i))
+		return i
 	case mJa, mJa32:
 		kind := uint8(fixJump)
 		if m.kind == mJa32 {
 			kind = fixJumpImm
 		}
-		return s.target(kind, f)
+		return fTarget(b, i, kind, f)
 	case mJcc:
-		if ins.Dst, _, ok = s.reg(regR); ok && s.eat(',') && s.regOrImm(regR, ins) && s.eat(',') {
-			return s.target(fixJump, f)
-		}
+		ins.Dst, _, i = fReg(b, i, regR)
+		i = fRegOrImm(b, fComma(b, i), regR, ins)
+		return fTarget(b, fComma(b, i), fixJump, f)
 	case mExit:
 		f.exit = true
-		return true
+		return i
 	case mCall:
-		return s.call(f)
+		return fCall(b, i, f)
 	case mLock:
-		s.blanks()
-		if s.i < len(s.b) && s.b[s.i] == '*' {
-			s.i++
-			return s.lock(ins)
+		if i < len(b) && b[i] == '*' {
+			return fLock(b, i+1, ins)
 		}
 	}
-	return false
+	return -1
 }
 
-// call scans "call N" (a helper id) and "call name" (a label, else a
+// fCall scans "call N" (a helper id) and "call name" (a label, else a
 // helper name), callConformance's and callPseudoC's common forms.
-func (s *scan) call(f *fastInsn) bool {
+func fCall(b []byte, i int, f *fastInsn) int {
 	f.ins = core.Insn{Op: core.JMP | core.Call}
-	s.blanks()
-	if s.i >= len(s.b) {
-		return false
+	if i >= len(b) {
+		return -1
 	}
-	if c := s.b[s.i]; isDigit(c) || c == '+' || c == '-' {
-		var ok bool
-		f.ins.Imm, ok = s.imm32()
-		return ok
+	if c := b[i]; isDigit(c) || c == '+' || c == '-' {
+		f.ins.Imm, i = fImm32(b, i)
+		return i
 	}
-	start := s.word()
-	switch string(s.b[start:s.i]) {
+	start := i
+	for i < len(b) && identByte[b[i]] {
+		i++
+	}
+	switch string(b[start:i]) {
 	case "", "local", "runtime", "helper", "pc":
-		return false
+		return -1
 	}
-	if isDigit(s.b[start]) || s.i < len(s.b) && (s.b[s.i] == '%' || s.b[s.i] == '#') {
-		return false
+	if i < len(b) && (b[i] == '%' || b[i] == '#') {
+		return -1
 	}
-	f.call = [2]int{start, s.i}
-	return true
+	f.call = [2]int{start, i}
+	return i
 }
 
-// assign scans what follows the register of a pseudo-C assignment
+// fAssign scans what follows the register of a pseudo-C assignment
 // (assign): "op= src", "= src", "= N ll", "= *(size *)(rS +off)".
-func (s *scan) assign(dst core.Reg, kind byte, f *fastInsn) bool {
+func fAssign(b []byte, i int, dst core.Reg, kind byte, f *fastInsn) int {
 	cls := uint8(core.ALU64)
 	if kind == regW {
 		cls = core.ALU
 	}
-	s.blanks()
-	if s.i >= len(s.b) {
-		return false
+	i = skipBlanks(b, i)
+	o, ok := matchALUOp(b, i)
+	if !ok {
+		return -1
 	}
-	var op uint8
-	var off int16
-	found := false
-	for _, o := range aluOpsByFirst[s.b[s.i]] {
-		if hasPrefixAt(s.b, s.i, o.text) {
-			op, off, found = o.op, o.off, true
-			s.i += len(o.text)
-			break
-		}
-	}
-	if !found {
-		return false
-	}
+	i += len(o.text)
 	ins := &f.ins
-	*ins = core.Insn{Op: cls | op, Dst: dst, Off: off}
-	s.blanks()
-	if op != core.Mov {
-		return s.regOrImm(kind, ins)
+	*ins = core.Insn{Op: cls | o.op, Dst: dst, Off: o.off}
+	if o.op != core.Mov {
+		return fRegOrImm(b, i, kind, ins)
 	}
-	if s.i >= len(s.b) {
-		return false
+	if i = skipBlanks(b, i); i >= len(b) {
+		return -1
 	}
-	switch c := s.b[s.i]; {
+	switch c := b[i]; {
 	case c == '*':
-		s.i++
-		return s.load(dst, kind, ins)
+		size, signed, r, off, end := fLoadStore(b, i+1)
+		if end < 0 || kind == regW && (size == core.DW || signed) {
+			return -1
+		}
+		mode := uint8(core.MEM)
+		if signed {
+			mode = core.MEMSX
+		}
+		*ins = core.Insn{Op: core.LDX | mode | size, Dst: dst, Src: r, Off: off}
+		return end
 	case c == '%' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
 		// A register of the destination's kind; any other word is left
 		// to assignWord.
-		var ok bool
 		ins.Op |= core.X
-		ins.Src, _, ok = s.reg(kind)
-		return ok
-	case isDigit(c) || (c == '-' || c == '+') && s.i+1 < len(s.b) && (isDigit(s.b[s.i+1]) || isBlank(s.b[s.i+1])):
-		neg, hex, mag, end, ok, big := scanNumber(s.b, s.i)
+		ins.Src, _, i = fReg(b, i, kind)
+		return i
+	case isDigit(c) || (c == '-' || c == '+') && i+1 < len(b) && (isDigit(b[i+1]) || isBlank(b[i+1])):
+		neg, hex, mag, end, ok, big := scanNumber(b, i)
 		if !ok || big {
-			return false
+			return -1
 		}
-		if ll := skipBlanks(s.b, end); hasPrefixAt(s.b, ll, "ll") && (ll+2 == len(s.b) || !identByte[s.b[ll+2]]) {
+		if ll := skipBlanks(b, end); hasPrefixAt(b, ll, "ll") && (ll+2 == len(b) || !identByte[b[ll+2]]) {
 			// "r1 = N ll": ld_imm64.
 			if kind != regR || neg && mag > 1<<63 {
-				return false
+				return -1
 			}
 			if neg {
 				mag = -mag
 			}
 			f.lddw, f.imm64 = true, mag
-			s.i = ll + 2
-			return true
+			return ll + 2
 		}
-		s.i = end
-		ins.Imm, ok = imm32Of(neg, hex, mag)
-		return ok
+		if ins.Imm, ok = imm32Of(neg, hex, mag); !ok {
+			return -1
+		}
+		return end
 	}
-	return false
+	return -1
 }
 
-// load scans "(size *)(rS +off)" after "rD = *" (load).
-func (s *scan) load(dst core.Reg, kind byte, ins *core.Insn) bool {
-	size, signed, ok := s.cast()
-	if !ok || kind == regW && (size == core.DW || signed) {
-		return false
+// fStore scans what follows the '*' of "*(size *)(rD +off) = src" (store).
+func fStore(b []byte, i int, ins *core.Insn) int {
+	size, signed, dst, off, i := fLoadStore(b, i)
+	if i < 0 || signed {
+		return -1
 	}
-	mode := uint8(core.MEM)
-	if signed {
-		mode = core.MEMSX
+	if i = skipBlanks(b, i); i >= len(b) || b[i] != '=' {
+		return -1
 	}
-	*ins = core.Insn{Op: core.LDX | mode | size, Dst: dst}
-	ins.Src, ins.Off, ok = s.mem()
-	return ok
-}
-
-// store scans what follows the '*' of "*(size *)(rD +off) = src" (store).
-func (s *scan) store(ins *core.Insn) bool {
-	size, signed, ok := s.cast()
-	if !ok || signed {
-		return false
-	}
-	*ins = core.Insn{}
-	if ins.Dst, ins.Off, ok = s.mem(); !ok || !s.eat('=') {
-		return false
-	}
-	s.blanks()
-	if r, kind, end, ok := scanReg(s.b, s.i, 0); ok {
+	i = skipBlanks(b, i+1)
+	if r, kind, end, ok := scanReg(b, i, 0); ok {
 		if kind == regW && size == core.DW {
-			return false
+			return -1
 		}
-		ins.Op, ins.Src, s.i = core.STX|core.MEM|size, r, end
-		return true
+		*ins = core.Insn{Op: core.STX | core.MEM | size, Dst: dst, Src: r, Off: off}
+		return end
 	}
-	ins.Op = core.ST | core.MEM | size
-	ins.Imm, ok = s.imm32()
-	return ok
+	*ins = core.Insn{Op: core.ST | core.MEM | size, Dst: dst, Off: off}
+	ins.Imm, i = fImm32(b, i)
+	return i
 }
 
-// lock scans what follows "lock *" (lockPseudoC).
-func (s *scan) lock(ins *core.Insn) bool {
-	size, signed, ok := s.cast()
-	if !ok || signed || size != core.W && size != core.DW {
-		return false
+// fLock scans what follows "lock *" (lockPseudoC).
+func fLock(b []byte, i int, ins *core.Insn) int {
+	size, signed, dst, off, i := fLoadStore(b, i)
+	if i < 0 || signed || size != core.W && size != core.DW {
+		return -1
 	}
-	*ins = core.Insn{Op: core.STX | core.ATOMIC | size}
-	if ins.Dst, ins.Off, ok = s.mem(); !ok {
-		return false
+	*ins = core.Insn{Op: core.STX | core.ATOMIC | size, Dst: dst, Off: off}
+	if i = skipBlanks(b, i); i+1 >= len(b) || b[i+1] != '=' {
+		return -1
 	}
-	s.blanks()
-	if s.i+1 >= len(s.b) || s.b[s.i+1] != '=' {
-		return false
-	}
-	switch s.b[s.i] {
+	switch b[i] {
 	case '+':
 		ins.Imm = core.AtomicAdd
 	case '|':
@@ -417,44 +364,31 @@ func (s *scan) lock(ins *core.Insn) bool {
 	case '^':
 		ins.Imm = core.AtomicXor
 	default:
-		return false
+		return -1
 	}
-	s.i += 2
-	ins.Src, _, ok = s.reg(0)
-	return ok
+	ins.Src, _, i = fReg(b, i+2, 0)
+	return i
 }
 
-// cond scans what follows "if" (cond).
-func (s *scan) cond(f *fastInsn) bool {
-	dst, kind, ok := s.reg(0)
-	if !ok || kind == regPercent {
-		return false
+// fCond scans what follows "if" (cond).
+func fCond(b []byte, i int, f *fastInsn) int {
+	dst, kind, i := fReg(b, i, 0)
+	if i < 0 || kind == regPercent {
+		return -1
 	}
 	cls := uint8(core.JMP)
 	if kind == regW {
 		cls = core.JMP32
 	}
-	s.blanks()
-	if s.i >= len(s.b) {
-		return false
+	i = skipBlanks(b, i)
+	o, ok := matchJmpOp(b, i)
+	if !ok {
+		return -1
 	}
-	ins := &f.ins
-	*ins = core.Insn{Dst: dst}
-	found := false
-	for _, o := range jmpOpsByFirst[s.b[s.i]] {
-		if hasPrefixAt(s.b, s.i, o.text) {
-			ins.Op, found = cls|o.op, true
-			s.i += len(o.text)
-			break
-		}
+	f.ins = core.Insn{Op: cls | o.op, Dst: dst}
+	i = fRegOrImm(b, i+len(o.text), kind, &f.ins)
+	if i = skipBlanks(b, i); !hasPrefixAt(b, i, "goto") || i+4 < len(b) && identByte[b[i+4]] {
+		return -1
 	}
-	if !found || !s.regOrImm(kind, ins) {
-		return false
-	}
-	s.blanks()
-	if !hasPrefixAt(s.b, s.i, "goto") || s.i+4 < len(s.b) && identByte[s.b[s.i+4]] {
-		return false
-	}
-	s.i += 4
-	return s.target(fixJump, f)
+	return fTarget(b, i+4, fixJump, f)
 }

@@ -41,6 +41,30 @@ var (
 	jmpOpsByFirst = byFirst(jmpOps, func(o jmpOp) string { return o.text })
 )
 
+// matchALUOp finds the compound assignment at b[i:].
+func matchALUOp(b []byte, i int) (aluOp, bool) {
+	if uint(i) < uint(len(b)) {
+		for _, o := range aluOpsByFirst[b[i]] {
+			if hasPrefixAt(b, i, o.text) {
+				return o, true
+			}
+		}
+	}
+	return aluOp{}, false
+}
+
+// matchJmpOp finds the condition at b[i:].
+func matchJmpOp(b []byte, i int) (jmpOp, bool) {
+	if uint(i) < uint(len(b)) {
+		for _, o := range jmpOpsByFirst[b[i]] {
+			if hasPrefixAt(b, i, o.text) {
+				return o, true
+			}
+		}
+	}
+	return jmpOp{}, false
+}
+
 // jmpOps are the conditions of "if", longest first.
 type jmpOp struct {
 	text string
