@@ -145,6 +145,14 @@ var aluRegOp = func() (t [256]uint32) {
 // ADD (immediate) does not have (it is part of its imm12, 0 for a move).
 const regOpMov = 1 << 16
 
+// emitWithTmp1 is emit_a64_mov_i(is64, tmp1, imm) and then w, which uses
+// tmp1. With w worked out by the caller, nothing of the caller's is
+// needed after the call, so Go spills nothing around it.
+func (ctx *jitCtx) emitWithTmp1(is64 bool, imm int32, w uint32) {
+	ctx.emitA64MovI(is64, tmp1, imm)
+	ctx.emit(w)
+}
+
 // emitALU is build_insn's ALU and ALU64 cases. 32-bit operations use the W
 // forms, which zero the upper half as BPF requires, so no explicit
 // zero-extension follows them.
@@ -172,7 +180,7 @@ func (ctx *jitCtx) emitALU(i int, ins *core.Insn) error {
 		case 32:
 			ctx.emit(sxtw(is64, dst, src))
 		default:
-			return ctx.errorf(i, "%s: movsx offset %d is not 8, 16 or 32", ctx.what(i), ins.Off)
+			return ctx.fieldError(i, "movsx offset %d is not 8, 16 or 32", int(ins.Off))
 		}
 	case (core.Add | core.X) >> 3:
 		ctx.emit(add(is64, dst, dst, src))
@@ -188,7 +196,7 @@ func (ctx *jitCtx) emitALU(i int, ins *core.Insn) error {
 		ctx.emit(mul(is64, dst, dst, src))
 	case (core.Div | core.X) >> 3, (core.Mod | core.X) >> 3:
 		if ins.Off != 0 && ins.Off != 1 {
-			return ctx.errorf(i, "%s: div/mod offset %d is not 0 or 1", ctx.what(i), ins.Off)
+			return ctx.fieldError(i, "div/mod offset %d is not 0 or 1", int(ins.Off))
 		}
 		ctx.emitDivModX(is64, ins.OpCode() == core.Div, ins.Off == 1, dst, src)
 	case (core.Lsh | core.X) >> 3:
@@ -212,8 +220,7 @@ func (ctx *jitCtx) emitALU(i int, ins *core.Insn) error {
 		case isAddSubImm(-uint32(imm)):
 			ctx.emit(addImm(is64, dst, dst, int(-uint32(imm))))
 		default:
-			ctx.emitA64MovI(is64, tmp1, imm)
-			ctx.emit(sub(is64, dst, dst, tmp1))
+			ctx.emitWithTmp1(is64, imm, sub(is64, dst, dst, tmp1))
 		}
 	case (core.And | core.K) >> 3:
 		ctx.emitLogicImm(is64, dst, imm, andImmOp, andOp)
@@ -222,11 +229,10 @@ func (ctx *jitCtx) emitALU(i int, ins *core.Insn) error {
 	case (core.Xor | core.K) >> 3:
 		ctx.emitLogicImm(is64, dst, imm, eorImmOp, eorOp)
 	case (core.Mul | core.K) >> 3:
-		ctx.emitA64MovI(is64, tmp1, imm)
-		ctx.emit(mul(is64, dst, dst, tmp1))
+		ctx.emitWithTmp1(is64, imm, mul(is64, dst, dst, tmp1))
 	case (core.Div | core.K) >> 3, (core.Mod | core.K) >> 3:
 		if ins.Off != 0 && ins.Off != 1 {
-			return ctx.errorf(i, "%s: div/mod offset %d is not 0 or 1", ctx.what(i), ins.Off)
+			return ctx.fieldError(i, "div/mod offset %d is not 0 or 1", int(ins.Off))
 		}
 		ctx.emitDivModK(is64, ins.OpCode() == core.Div, ins.Off == 1, dst, imm)
 	case (core.Lsh | core.K) >> 3:
@@ -265,7 +271,7 @@ func (ctx *jitCtx) emitEnd(i int, ins *core.Insn, dst reg) error {
 			ctx.emit(uxtw(is64, dst, dst))
 		case 64:
 		default:
-			return ctx.errorf(i, "%s: byte swap width %d is not 16, 32 or 64", ctx.what(i), ins.Imm)
+			return ctx.fieldError(i, "byte swap width %d is not 16, 32 or 64", int(ins.Imm))
 		}
 		return nil
 	}
@@ -278,7 +284,7 @@ func (ctx *jitCtx) emitEnd(i int, ins *core.Insn, dst reg) error {
 	case 64:
 		ctx.emit(rev64(dst, dst))
 	default:
-		return ctx.errorf(i, "%s: byte swap width %d is not 16, 32 or 64", ctx.what(i), ins.Imm)
+		return ctx.fieldError(i, "byte swap width %d is not 16, 32 or 64", int(ins.Imm))
 	}
 	return nil
 }

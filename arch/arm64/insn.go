@@ -527,25 +527,33 @@ func rangeOfOnes(v uint64) bool {
 
 // bitfield is SBFM/UBFM as aarch64_insn_gen_bitfield encodes them (N = sf).
 func bitfield(op uint32, is64 bool, rd, rn reg, immr, imms int) uint32 {
-	mask := 31
+	// sf and N (bit 22) are both set for 64 bits, where the fields may
+	// reach 63 instead of 31. Written to stay cheap enough that Go inlines
+	// the shifts and extensions built on it.
+	sfN, max := uint32(0), uint(31)
 	if is64 {
-		mask = 63
+		sfN, max = 1<<31|1<<22, 63
 	}
-	if (immr|imms)&^mask != 0 {
+	if uint(immr|imms) > max {
 		return breakFault
 	}
-	sf := sfBit(is64)
-	return sf | op | sf>>9 | uint32(immr)<<16 | uint32(imms)<<10 | rd5(rn)<<5 | rd5(rd) // N (bit 22) = sf
+	return sfN | op | uint32(immr)<<16 | uint32(imms)<<10 | uint32(rn&31)<<5 | uint32(rd&31)
 }
+
+// Opcode bits of SBFM and UBFM.
+const (
+	sbfmOp uint32 = 0x13000000
+	ubfmOp uint32 = 0x53000000
+)
 
 // sbfm encodes SBFM (C6.2.266), A64_SBFM.
 func sbfm(is64 bool, rd, rn reg, immr, imms int) uint32 {
-	return bitfield(0x13000000, is64, rd, rn, immr, imms)
+	return bitfield(sbfmOp, is64, rd, rn, immr, imms)
 }
 
 // ubfm encodes UBFM (C6.2.390), A64_UBFM.
 func ubfm(is64 bool, rd, rn reg, immr, imms int) uint32 {
-	return bitfield(0x53000000, is64, rd, rn, immr, imms)
+	return bitfield(ubfmOp, is64, rd, rn, immr, imms)
 }
 
 func regBits(is64 bool) int {
@@ -558,8 +566,8 @@ func regBits(is64 bool) int {
 // lslImm is A64_LSL: UBFM Rd, Rn, #(-shift mod size), #(size-1-shift). A
 // shift outside the register gives breakFault through the field checks.
 func lslImm(is64 bool, rd, rn reg, shift int) uint32 {
-	size := regBits(is64)
-	return ubfm(is64, rd, rn, int(uint32(-shift)&uint32(size-1)), size-1-shift) // -shift mod size
+	mask := regBits(is64) - 1
+	return bitfield(ubfmOp, is64, rd, rn, -shift&mask, mask-shift) // UBFM; -shift mod size
 }
 
 // lsrImm is A64_LSR: UBFM Rd, Rn, #shift, #(size-1).

@@ -770,6 +770,15 @@ func (ctx *jitCtx) errorf(i int, format string, args ...any) error {
 	return ctx.c.prog.Errorf(slot, opName, format, args...)
 }
 
+// fieldError is the error for slot i with a field value the kernel's
+// verifier would not let through; format has one %d for it. Out of line
+// with plain arguments, so that an emitter's error path is one call.
+//
+//go:noinline
+func (ctx *jitCtx) fieldError(i int, format string, v int) error {
+	return ctx.errorf(i, "%s: "+format, ctx.what(i), v)
+}
+
 func (ctx *jitCtx) unsupported(i int) error {
 	return ctx.c.prog.Errorf(ctx.first+i, opName, "%s: %w", ctx.what(i), core.ErrUnsupported)
 }
