@@ -10,14 +10,19 @@ var lsSizes = [4]lsSize{
 	core.DW >> 3: size64,
 }
 
-// isLSIOffset is is_lsi_offset: whether off fits LDR/STR (immediate,
-// unsigned offset) for an access of 1<<scale bytes: non-negative, aligned,
-// and at most 4095 units.
-func isLSIOffset(off int, scale lsSize) bool {
-	// scale is at most 3; masking it says so to Go, which then needs no
+// lsiWord is is_lsi_offset, whether off fits LDR/STR (immediate, unsigned
+// offset) for an access of 1<<size bytes (non-negative, aligned, at most
+// 4095 units), and then that instruction, as A64_LDR*I/A64_STR*I encode
+// it (opc 0 store, 1 load, 2 sign-extending load): the check and the
+// encoder's own in one.
+func lsiWord(opc uint32, size lsSize, rt, rn reg, off int) (uint32, bool) {
+	// size is at most 3; masking it says so to Go, which then needs no
 	// guard for larger shift counts.
-	scale &= 3
-	return off >= 0 && off <= 0xfff<<scale && off&(1<<scale-1) == 0
+	size &= 3
+	if off < 0 || off&(1<<size-1) != 0 || off>>size > 0xfff {
+		return 0, false
+	}
+	return uint32(size)<<30 | 0x39000000 | opc<<22 | uint32(off>>size)<<10 | rd5(rn)<<5 | rd5(rt), true
 }
 
 // frameBase picks the base register for the immediate form of an access
@@ -25,19 +30,14 @@ func isLSIOffset(off int, scale lsSize) bool {
 // which LDR/STR (immediate) cannot encode, so accesses through r10 go
 // relative to a lower register: SP with off + stack_size in the current
 // JIT (x25 == sp + stack_size after the prologue), FP_BOTTOM (x27, r10 -
-// fpb_offset) in the legacy one when find_fpb_offset found a bottom. The
-// register-offset fallback keeps the original base and offset.
+// fpb_offset) in the legacy one when find_fpb_offset found a bottom
+// (init works out which, as r10Base and r10Adj). The register-offset
+// fallback keeps the original base and offset.
 func (ctx *jitCtx) frameBase(r reg, off int) (reg, int) {
 	if r != bpf2a64[core.R10] {
 		return r, off
 	}
-	if ctx.c.legacy {
-		if ctx.fpbOffset > 0 {
-			return fpBottom, off + ctx.fpbOffset
-		}
-		return r, off
-	}
-	return sp, off + ctx.stackSize
+	return ctx.r10Base, off + ctx.r10Adj
 }
 
 // emitLoad is LDX MEM and MEMSX: LDR/LDRB/LDRH (zero-extending) or
@@ -51,12 +51,12 @@ func (ctx *jitCtx) emitLoad(i int, ins *core.Insn) error {
 	dst, src := bpf2a64[ins.Dst&15], bpf2a64[ins.Src&15]
 	size := lsSizes[ins.Size()>>3]
 	base, off := ctx.frameBase(src, int(ins.Off))
-	if isLSIOffset(off, size) {
-		if sx {
-			ctx.emit(ldrsImm(size, dst, base, off))
-		} else {
-			ctx.emit(ldrImm(size, dst, base, off))
-		}
+	opc := uint32(1) // LDR; LDRS (2) never gets a 64-bit size, rejected above
+	if sx {
+		opc = 2
+	}
+	if w, ok := lsiWord(opc, size, dst, base, off); ok {
+		ctx.emit(w)
 		return nil
 	}
 	ctx.emitA64MovI(true, tmp1, int32(ins.Off))
@@ -92,8 +92,8 @@ func (ctx *jitCtx) emitStore(i int, ins *core.Insn) error {
 	}
 	size := lsSizes[ins.Size()>>3]
 	base, off := ctx.frameBase(dst, int(ins.Off))
-	if isLSIOffset(off, size) {
-		ctx.emit(strImm(size, val, base, off))
+	if w, ok := lsiWord(0, size, val, base, off); ok {
+		ctx.emit(w)
 		return nil
 	}
 	ctx.emitA64MovI(true, offReg, int32(ins.Off))

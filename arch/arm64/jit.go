@@ -132,6 +132,10 @@ type jitCtx struct {
 	fpUsed          bool
 	// Legacy: FP_BOTTOM's distance below r10 (find_fpb_offset).
 	fpbOffset int
+	// r10Base and r10Adj are what an immediate-offset access through r10
+	// goes through instead (frameBase).
+	r10Base reg
+	r10Adj  int
 	// bodyIdx is where the body starts; firstIdx the size the first JIT
 	// produced, which the extra pass of a multi-function program may only
 	// shrink ("multi-func JIT bug").
@@ -531,6 +535,14 @@ func (ctx *jitCtx) init() error {
 	}
 	// Stack must be multiples of 16B (build_prologue).
 	ctx.stackSize = (ctx.c.prog.Funcs[ctx.fn].StackDepth + 15) &^ 15
+	switch {
+	case !ctx.c.legacy:
+		ctx.r10Base, ctx.r10Adj = sp, ctx.stackSize
+	case ctx.fpbOffset > 0:
+		ctx.r10Base, ctx.r10Adj = fpBottom, ctx.fpbOffset
+	default:
+		ctx.r10Base, ctx.r10Adj = bpf2a64[core.R10], 0
+	}
 	return nil
 }
 
