@@ -3,7 +3,6 @@ package arm64
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 
@@ -116,10 +115,6 @@ type jitCtx struct {
 	out      []byte
 	write    bool
 	overflow bool
-	// roomEnd is the instruction index past which the sizing pass must
-	// make room in the recording before the next slot (MaxInt when
-	// writing the image).
-	roomEnd int
 	// brk is the first AARCH64_BREAK_FAULT emitted in this pass, or -1:
 	// what validate_code looks for.
 	brk       int
@@ -279,7 +274,7 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 		ctx.out = s.rec[:cap(s.rec)]
 		ctx.patchLo = len(s.patch)
 		callsLo := len(s.calls)
-		ctx.recordRoom()
+		ctx.recordRoom(maxSlotWords)
 		if err := ctx.buildPrologue(); err != nil {
 			return err
 		}
@@ -287,7 +282,7 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 			return err
 		}
 		ctx.epilogueOffset = ctx.idx
-		ctx.recordRoom()
+		ctx.recordRoom(maxSlotWords)
 		ctx.buildEpilogue()
 		ctx.buildPLT()
 		s.rec = ctx.out
@@ -322,7 +317,7 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 
 	// Pass 3: write the prologue, the body with final jump offsets, the
 	// epilogue.
-	ctx.idx, ctx.write, ctx.brk, ctx.out, ctx.roomEnd = 0, true, -1, ctx.image, math.MaxInt
+	ctx.idx, ctx.write, ctx.brk, ctx.out = 0, true, -1, ctx.image
 	if err := ctx.buildPrologue(); err != nil {
 		return err
 	}
@@ -566,26 +561,20 @@ func (ctx *jitCtx) emit(w uint32) {
 }
 
 // maxSlotWords bounds the code of one slot (a tail call, the longest, is
-// about 36 words), so that the recording has room for the slot about to
-// be emitted.
-const maxSlotWords = 64
+// about 36 words), and recordChunk is how many slots buildBody emits
+// between checks of the recording's room.
+const (
+	maxSlotWords = 64
+	recordChunk  = 64
+)
 
-// recordRoom makes room in the recording for maxSlotWords more words, and
-// sets roomEnd to where it will next have to. Out of line: buildBody
-// calls it once in a few thousand slots.
-//
-//go:noinline
-func (ctx *jitCtx) recordRoom() {
-	if ctx.image != nil {
-		ctx.roomEnd = math.MaxInt
-		return
-	}
-	if 4*(ctx.idx+maxSlotWords) > len(ctx.out) {
-		rec := make([]byte, max(2*len(ctx.out), 4*(ctx.idx+maxSlotWords), 1<<12))
+// recordRoom makes room in the recording for n more words.
+func (ctx *jitCtx) recordRoom(n int) {
+	if 4*(ctx.idx+n) > len(ctx.out) {
+		rec := make([]byte, max(2*len(ctx.out), 4*(ctx.idx+n), 1<<12))
 		copy(rec, ctx.out)
 		ctx.out = rec
 	}
-	ctx.roomEnd = len(ctx.out)/4 - maxSlotWords
 }
 
 // patch is a slot whose code depends on the layout, as the sizing pass
@@ -655,61 +644,83 @@ func (ctx *jitCtx) buildBody() error {
 	// skipped with i++ so that i stays a plain loop index, which lets Go
 	// drop the bounds checks.
 	wide := false
-	for i := range insns {
-		idx := ctx.idx
-		offset[i] = int32(idx)
-		if wide {
-			wide = false
-			continue
+	// The sizing pass makes room in its recording for recordChunk slots at
+	// a time, outside the loop that emits them: a call in that loop, even
+	// one not taken, makes Go reload all it keeps on every turn.
+	for lo, hi := 0, 0; lo < len(insns); lo = hi {
+		hi = min(lo+recordChunk, len(insns))
+		if ctx.image == nil {
+			ctx.recordRoom(recordChunk * maxSlotWords)
 		}
-		if idx > ctx.roomEnd {
-			ctx.recordRoom()
-		}
-		ins := &insns[i]
-		// ALU first: the commonest class, reached with one test.
-		switch c := ins.Op & 7; {
-		case c == core.ALU || c == core.ALU64:
-			// The register operations and moves are one word with the
-			// registers in fixed fields: a table lookup, no call.
-			if w := aluRegOp[ins.Op]; w != 0 {
-				d, s := uint32(bpf2a64[ins.Dst&15]), uint32(bpf2a64[ins.Src&15])
-				if w&regOpMov == 0 {
-					ctx.emit(w | s<<16 | d<<5 | d)
-					continue
+		for i := lo; i < hi; i++ {
+			offset[i] = int32(ctx.idx)
+			if wide {
+				wide = false
+				continue
+			}
+			ins := &insns[i]
+			// ALU first: the commonest class, reached with one test.
+			switch c := ins.Op & 7; {
+			case c == core.ALU || c == core.ALU64:
+				// The register operations and moves are one word with the
+				// registers in fixed fields: a table lookup, no call.
+				if w := aluRegOp[ins.Op]; w != 0 {
+					d, s := uint32(bpf2a64[ins.Dst&15]), uint32(bpf2a64[ins.Src&15])
+					if w&regOpMov == 0 {
+						ctx.emit(w | s<<16 | d<<5 | d)
+						continue
+					}
+					if ins.Off == 0 && ins.Imm == 0 {
+						ctx.emit(w&^regOpMov | s<<5 | d)
+						continue
+					}
 				}
-				if ins.Off == 0 && ins.Imm == 0 {
-					ctx.emit(w&^regOpMov | s<<5 | d)
-					continue
+				if err := ctx.emitALU(i, ins); err != nil {
+					return err
 				}
+			case c == core.LDX:
+				// A load with an offset LDR (immediate) takes is one word
+				// too: emitLoad's first case, without the call.
+				if ins.Op&0xe0 == core.MEM {
+					base, off := ctx.frameBase(bpf2a64[ins.Src&15], int(ins.Off))
+					if w, ok := lsiWord(1, lsSizes[ins.Op>>3&3], bpf2a64[ins.Dst&15], base, off); ok {
+						ctx.emit(w)
+						continue
+					}
+				}
+				if err := ctx.emitLoad(i, ins); err != nil {
+					return err
+				}
+			case c == core.ST || c == core.STX:
+				// And so is such a store of a register (emitStore's).
+				if ins.Op&0xe7 == core.STX|core.MEM {
+					base, off := ctx.frameBase(bpf2a64[ins.Dst&15], int(ins.Off))
+					if w, ok := lsiWord(0, lsSizes[ins.Op>>3&3], bpf2a64[ins.Src&15], base, off); ok {
+						ctx.emit(w)
+						continue
+					}
+				}
+				var err error
+				if ins.Op&0xe7 == core.STX|core.ATOMIC { // ins.IsAtomic(), without copying ins
+					err = ctx.emitAtomic(i, ins)
+				} else {
+					err = ctx.emitStore(i, ins)
+				}
+				if err != nil {
+					return err
+				}
+			case c == core.JMP || c == core.JMP32:
+				if err := ctx.emitJump(i, ins); err != nil {
+					return err
+				}
+			case c == core.LD:
+				var err error
+				if wide, err = ctx.emitLD(i, ins); err != nil {
+					return err
+				}
+			default:
+				return ctx.unsupported(i)
 			}
-			if err := ctx.emitALU(i, ins); err != nil {
-				return err
-			}
-		case c == core.LDX:
-			if err := ctx.emitLoad(i, ins); err != nil {
-				return err
-			}
-		case c == core.ST || c == core.STX:
-			var err error
-			if ins.Op&0xe7 == core.STX|core.ATOMIC { // ins.IsAtomic(), without copying ins
-				err = ctx.emitAtomic(i, ins)
-			} else {
-				err = ctx.emitStore(i, ins)
-			}
-			if err != nil {
-				return err
-			}
-		case c == core.JMP || c == core.JMP32:
-			if err := ctx.emitJump(i, ins); err != nil {
-				return err
-			}
-		case c == core.LD:
-			var err error
-			if wide, err = ctx.emitLD(i, ins); err != nil {
-				return err
-			}
-		default:
-			return ctx.unsupported(i)
 		}
 	}
 	offset[len(insns)] = int32(ctx.idx)
