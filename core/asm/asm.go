@@ -243,15 +243,12 @@ func (p *parser) run() {
 	// Most lines have no comment and one statement. The next '#', '/' and
 	// ';' in src are kept as cursors, each found by bytes.IndexByte (which
 	// scans many bytes per step) only once the parse has passed the last
-	// one; a line that ends before all three is parsed in place, any
-	// other goes through parseLine.
+	// one. The fast path reads a line up to its '\n' before the next of
+	// them; any other line, found by IndexByte, is parsed in place if it
+	// ends before all three, else through parseLine.
 	hash, slash, semi := -1, -1, -1
 	special := -1 // min(hash, slash, semi)
 	for off := 0; off <= len(src) && p.err == nil; line++ {
-		end := len(src)
-		if nl := bytes.IndexByte(src[off:], '\n'); nl >= 0 {
-			end = off + nl
-		}
 		if special < off {
 			if hash < off {
 				hash = nextByte(src, '#', off)
@@ -265,6 +262,26 @@ func (p *parser) run() {
 			special = min(hash, slash, semi)
 		}
 		p.lineNo, p.lineOff = line, off
+		if fastPath && !p.inBlock {
+			// A '#' after a blank or ',' starts a comment (parseLine): the
+			// statement may end there.
+			atEnd := special == len(src) || src[special] == '#' && (special == off || isBlank(src[special-1]) || src[special-1] == ',')
+			if n := p.fastStatement(src[off:special], 0, atEnd); n >= 0 {
+				end := off + n
+				if end == special && end < len(src) {
+					end = nextByte(src, '\n', end)
+				}
+				if end == len(src) {
+					break
+				}
+				off = end + 1
+				continue
+			}
+		}
+		end := len(src)
+		if nl := bytes.IndexByte(src[off:], '\n'); nl >= 0 {
+			end = off + nl
+		}
 		if special >= end && !p.inBlock {
 			p.buf = src[off:end]
 			p.i = 0
@@ -353,7 +370,9 @@ func (p *parser) parseLine(l []byte) {
 			end += start
 		}
 		p.buf, p.i = b[:end], start
-		p.statement()
+		if !fastPath || p.fastStatement(p.buf, p.i, true) < 0 {
+			p.statement()
+		}
 		start = end + 1
 	}
 }
@@ -426,9 +445,6 @@ func (p *parser) errorf(format string, args ...any) {
 // statement parses one statement: labels, then a directive or an
 // instruction in either syntax.
 func (p *parser) statement() {
-	if fastPath && p.fastStatement() {
-		return
-	}
 	p.skipSpace()
 	if p.i >= len(p.buf) {
 		return

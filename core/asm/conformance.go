@@ -1,6 +1,8 @@
 package asm
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 
 	"jitsim/core"
@@ -152,6 +154,7 @@ var firstWords = func() (t [512]firstWord) {
 			return
 		}
 		e.key, _ = nameKey([]byte(name), 0, len(name))
+		e.n = uint8(len(name))
 		h := firstWordHash(e.key)
 		for t[h].key != 0 {
 			h = (h + 1) % uint32(len(t))
@@ -170,6 +173,7 @@ var firstWords = func() (t [512]firstWord) {
 
 type firstWord struct {
 	key     uint64
+	n       uint8    // the word's length: a key does not tell "ja" from "ja\x00"
 	m       mnemonic // kind 0: a register
 	reg     core.Reg
 	regKind byte
@@ -183,13 +187,50 @@ func lookupFirst(w []byte) *firstWord {
 		return nil
 	}
 	key, _ := nameKey(w[:cap(w)], 0, len(w))
+	return lookupFirstKey(key, len(w))
+}
+
+// lookupFirstKey finds the word of n bytes packed into key.
+func lookupFirstKey(key uint64, n int) *firstWord {
 	for h := firstWordHash(key); firstWords[h].key != 0; h = (h + 1) % uint32(len(firstWords)) {
-		if firstWords[h].key == key {
-			return &firstWords[h]
+		if f := &firstWords[h]; f.key == key {
+			if int(f.n) != n {
+				return nil
+			}
+			return f
 		}
 	}
 	return nil
 }
+
+// firstWordKey packs the bytes from b[i] up to the first space, tab or
+// newline or the end of b as nameKey does, reading b[i:] as one word (b's capacity
+// beyond its length included): for a statement's first word, which is
+// mostly short and followed by a blank, this takes a few instructions
+// where a scan takes several per byte. n is the word's length, 0 when it
+// may be longer than 8 bytes (or b has no 8 bytes' capacity from i). The
+// bytes are not checked: a key made of other than identifier bytes is in
+// no table.
+func firstWordKey(b []byte, i int) (key uint64, n int) {
+	if i < 0 || i+8 > cap(b) {
+		return 0, 0
+	}
+	w := binary.LittleEndian.Uint64(b[i:cap(b)])
+	n = len(b) - i
+	if m := zeroBytes(w^0x2020202020202020) | zeroBytes(w^0x0909090909090909) | zeroBytes(w^0x0a0a0a0a0a0a0a0a); m != 0 {
+		n = min(n, bits.TrailingZeros64(m)/8)
+	} else if n > 8 {
+		return 0, 0
+	}
+	if n < 8 {
+		w &= 1<<(8*uint(n)) - 1
+	}
+	return w, n
+}
+
+// zeroBytes has the top bit set in the lowest zero byte of w (and maybe
+// in bytes above it).
+func zeroBytes(w uint64) uint64 { return (w - 0x0101010101010101) &^ w & 0x8080808080808080 }
 
 // operandCount is how many comma-separated operands each kind takes.
 var operandCount = [...]int{

@@ -101,52 +101,56 @@ type fastInsn struct {
 	exit   bool
 }
 
-// fastStatement assembles the statement at the cursor if the fast path
-// knows its shape, and reports whether it did.
-func (p *parser) fastStatement() bool {
-	b := p.buf
-	i := skipBlanks(b, p.i)
-	if i >= len(b) {
-		return false
+// fastStatement assembles the statement at b[i:] if the fast path knows
+// its shape. The statement ends at a '\n' in b or, if atEnd, at the end of
+// b; fastStatement returns that index, -1 if it did nothing. An empty line
+// is a statement that emits nothing.
+func (p *parser) fastStatement(b []byte, i int, atEnd bool) int {
+	if i = skipBlanks(b, i); i >= len(b) || b[i] == '\n' {
+		return statementEnd(b, i, atEnd)
 	}
 	col := i
 	var f fastInsn
 	if b[i] == '*' {
 		i = fStore(b, i+1, &f.ins)
 	} else {
-		for i < len(b) && identByte[b[i]] {
-			i++
+		var fw *firstWord
+		if key, n := firstWordKey(b, col); n > 0 {
+			fw = lookupFirstKey(key, n)
+			i += n
 		}
-		if i == col || isDigit(b[col]) {
-			return false
+		if fw == nil {
+			for i = col; i < len(b) && identByte[b[i]]; i++ {
+			}
+			if i == col || isDigit(b[col]) || i < len(b) && b[i] == '%' {
+				return -1 // "l0_%=" is no first word
+			}
 		}
 		next := skipBlanks(b, i)
-		if i < len(b) && b[i] == '%' || next < len(b) && b[next] == ':' {
-			return false // "l0_%=", a label
+		if next < len(b) && b[next] == ':' {
+			return p.fastLabel(b, col, i, next+1, atEnd)
 		}
-		w := b[col:i]
-		if fw := lookupFirst(w); fw != nil {
+		if fw != nil {
 			if fw.m.kind == 0 {
 				i = fAssign(b, next, fw.reg, fw.regKind, &f)
 			} else {
 				i = fConformance(b, next, fw.m, &f)
 			}
 		} else {
-			switch string(w) {
+			switch string(b[col:i]) {
 			case "if":
 				i = fCond(b, next, &f)
 			case "goto":
 				f.ins.Op = core.JMP | core.JA
 				i = fTarget(b, next, fixJump, &f)
 			default:
-				return false
+				return -1
 			}
 		}
 	}
-	if i < 0 || skipBlanks(b, i) != len(b) {
-		return false
+	if i = statementEnd(b, i, atEnd); i < 0 {
+		return -1
 	}
-	p.i = len(b)
 	switch {
 	case f.exit:
 		p.exit(col)
@@ -165,7 +169,36 @@ func (p *parser) fastStatement() bool {
 	default:
 		p.emit(col, f.ins)
 	}
-	return true
+	return i
+}
+
+// fastLabel defines the label b[col:end] of a line that holds nothing
+// else (after rest), as the general parser would.
+func (p *parser) fastLabel(b []byte, col, end, rest int, atEnd bool) int {
+	if rest = statementEnd(b, rest, atEnd); rest < 0 {
+		return -1
+	}
+	p.buf = b // defineLabel finds the name's offset in src from p.buf
+	p.defineLabel(col, b[col:end], false)
+	return rest
+}
+
+// statementEnd returns the index of the '\n' after the blanks at b[i:],
+// or len(b) if they end b and atEnd; else -1.
+func statementEnd(b []byte, i int, atEnd bool) int {
+	if i = skipBlanks(b, i); i < 0 {
+		return -1
+	}
+	if i < len(b) {
+		if b[i] == '\n' {
+			return i
+		}
+		return -1
+	}
+	if !atEnd {
+		return -1
+	}
+	return i
 }
 
 // fConformance scans the operands of mnemonic m (conformance).
@@ -292,7 +325,9 @@ func fAssign(b []byte, i int, dst core.Reg, kind byte, f *fastInsn) int {
 		}
 		*ins = core.Insn{Op: core.LDX | mode | size, Dst: dst, Src: r, Off: off}
 		return end
-	case c == '%' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+	case c == 'a':
+		return fAtomic(b, i, dst, ins)
+	case c == '%' || c >= 'b' && c <= 'z' || c >= 'A' && c <= 'Z':
 		// A register of the destination's kind; any other word is left
 		// to assignWord.
 		ins.Op |= core.X
@@ -320,6 +355,67 @@ func fAssign(b []byte, i int, dst core.Reg, kind byte, f *fastInsn) int {
 		return end
 	}
 	return -1
+}
+
+// fAtomic scans the fetching atomics as disasm.c prints them, after
+// "rD = ": "atomic64_fetch_add((u64 *)(rS +off), rD)", "atomic_xchg((u32
+// *)(...), wD)", "atomic64_cmpxchg((u64 *)(...), r0, rN)" (atomicCall;
+// LLVM's xchg_64 family is left to it).
+func fAtomic(b []byte, i int, dst core.Reg, ins *core.Insn) int {
+	start := i
+	for i < len(b) && identByte[b[i]] {
+		i++
+	}
+	name := b[start:i]
+	var size uint8
+	switch {
+	case len(name) > 9 && string(name[:9]) == "atomic64_":
+		name, size = name[9:], core.DW
+	case len(name) > 7 && string(name[:7]) == "atomic_":
+		name = name[7:]
+	default:
+		return -1
+	}
+	var imm int32
+	switch string(name) {
+	case "fetch_add":
+		imm = core.AtomicAdd | core.Fetch
+	case "fetch_or":
+		imm = core.AtomicOr | core.Fetch
+	case "fetch_and":
+		imm = core.AtomicAnd | core.Fetch
+	case "fetch_xor":
+		imm = core.AtomicXor | core.Fetch
+	case "xchg":
+		imm = core.AtomicXchg
+	case "cmpxchg":
+		imm = core.AtomicCmpXchg
+	default:
+		return -1
+	}
+	if i = skipBlanks(b, i); i >= len(b) || b[i] != '(' {
+		return -1
+	}
+	s, signed, r, off, i := fLoadStore(b, i+1)
+	if i < 0 || signed || s != core.W && s != core.DW || size == core.DW && s != core.DW {
+		return -1
+	}
+	*ins = core.Insn{Op: core.STX | core.ATOMIC | s, Dst: r, Off: off, Imm: imm}
+	i = fComma(b, i)
+	if imm == core.AtomicCmpXchg {
+		var r0 core.Reg
+		if r0, _, i = fReg(b, i, 0); r0 != core.R0 || dst != core.R0 {
+			return -1
+		}
+		i = fComma(b, i)
+	}
+	if ins.Src, _, i = fReg(b, i, 0); imm != core.AtomicCmpXchg && ins.Src != dst {
+		return -1
+	}
+	if i = skipBlanks(b, i); i < 0 || i >= len(b) || b[i] != ')' {
+		return -1
+	}
+	return i + 1
 }
 
 // fStore scans what follows the '*' of "*(size *)(rD +off) = src" (store).

@@ -32,10 +32,14 @@ var fastPathLines = []string{
 	"L:", "L: r0 = 1", "l0_%=: goto l0_%=", "  12: (b7) r0 = 1", "r0 = 1 ; exit", "r0 = 1 # c", "r0 = /* c */ 1",
 	"r11 = 1", "r1 = 99999999999999999999", "mov %r0, 0x100000000", "ldxw %r0, [%r1+40000]", "r1 += w2",
 	"if %r1 > 2 goto L", "*(u64 *)(r10 -8) == 5", "r1 = *(u32 *)(r1 +4) x", "call local", "call pc+1",
+	"r0 = atomic64_cmpxchg((u64 *)(r2 +0), r0, r1)", "w1 = atomic_xchg((u32 *)(r2 +8), w1)",
+	"r1 = atomic_fetch_or((u64 *)(r2 +0), r1)", "r2 = atomic64_fetch_and((u32 *)(r2 +0), r2)",
+	"r1 = xchg_64(r2 + 0, r1)", "L1: # c", "L1:", "exit:", "r1:", "1L:", "r0 = 1 # c", "r0 = 1 #c", "r0 = 1, # c",
+	"call foo#1", "r0 /= 2", "r0 = 1 // c", "; c", "",
 }
 
 var fastPathJunk = []string{" ", "\t", ",", "%", "r", "w", "1", "0x", "-", "+", "(", ")", "[", "]", "*", "=",
-	":", ";", "#", "<", ">", "&", "s", "ll", "goto", "_%=", "u64", "99999999999999999999", "0xffffffff"}
+	":", ";", "#", "<", ">", "&", "s", "ll", "goto", "_%=", "u64", "99999999999999999999", "0xffffffff", "\x00", "\v", "\r"}
 
 // TestFastPath: the fast path assembles what the general parser assembles,
 // slot by slot with positions, and leaves everything else to it, so errors

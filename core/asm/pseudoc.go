@@ -244,7 +244,7 @@ func scanTarget(b []byte, i int, kind uint8) (t jumpTarget, end int, ok bool) {
 		for end < len(b) && identByte[b[end]] {
 			end++
 		}
-		if end < len(b) && !isBlank(b[end]) {
+		if end < len(b) && !isBlank(b[end]) && b[end] != '\n' {
 			return t, 0, false // "l0_%=", "name<...>"
 		}
 		t.start, t.end = i, end
