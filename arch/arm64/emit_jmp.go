@@ -55,12 +55,16 @@ func (ctx *jitCtx) immOutOfRange(i, bits, imm int) error {
 
 // emitJump is build_insn's JMP and JMP32 cases, switching on the
 // operation first (a jump table) and decoding only what each case needs.
+// Jumps end with the branch, the only word of them that depends on the
+// layout: B to the target for JA (JMP|JA jumps by off, JMP32|JA, gotol,
+// by imm), B to the epilogue for exit, B.cond after the compare
+// (emit_cond_jmp). The sizing pass notes it for replayBody, which aims it
+// again.
 func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 	op := ins.Op & 0xf0
 	is64 := ins.Op&7 == core.JMP
 	switch op {
 	case core.JA:
-		return ctx.emitBranch(i, ins)
 	case core.Call:
 		if !is64 {
 			return ctx.unsupported(i)
@@ -83,7 +87,6 @@ func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 		if i == len(ctx.insns)-1 {
 			return nil
 		}
-		return ctx.emitBranch(i, ins)
 	case 0xe0: // no such jump
 		return ctx.unsupported(i)
 	case core.JSET:
@@ -93,8 +96,7 @@ func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 		} else if w := tstImm(is64, dst, ins.Imm); w != breakFault {
 			ctx.emit(w)
 		} else {
-			ctx.emitA64MovI(is64, tmp1, ins.Imm)
-			ctx.emit(tst(is64, dst, tmp1))
+			ctx.emitWithTmp1(is64, ins.Imm, tst(is64, dst, tmp1))
 		}
 	default:
 		dst := bpf2a64[ins.Dst&15]
@@ -109,20 +111,11 @@ func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 		case isAddSubImm(-imm):
 			ctx.emit(cmnImm(is64, dst, int(-imm)))
 		default:
-			ctx.emitA64MovI(is64, tmp1, ins.Imm)
-			ctx.emit(cmp(is64, dst, tmp1))
+			ctx.emitWithTmp1(is64, ins.Imm, cmp(is64, dst, tmp1))
 		}
 	}
-	return ctx.emitBranch(i, ins)
-}
 
-// emitBranch is the branch a jump slot ends with, the only word of it
-// that depends on the layout: B to the target for JA (JMP|JA jumps by
-// off, JMP32|JA, gotol, by imm), B to the epilogue for exit, B.cond after
-// the compare (emit_cond_jmp). The sizing pass notes it for replayBody,
-// which aims it again.
-func (ctx *jitCtx) emitBranch(i int, ins *core.Insn) error {
-	op := ins.Op & 0xf0
+	// The branch.
 	kind, t := patchBranch19, -1
 	var jo int
 	if op == core.Exit {
@@ -132,7 +125,7 @@ func (ctx *jitCtx) emitBranch(i int, ins *core.Insn) error {
 		off := int(ins.Off)
 		if op == core.JA {
 			kind = patchBranch26
-			if ins.Op&7 == core.JMP32 {
+			if !is64 {
 				off = int(ins.Imm)
 			}
 		}
