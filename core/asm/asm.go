@@ -248,6 +248,9 @@ func (p *parser) run() {
 	// ends before all three, else through parseLine.
 	hash, slash, semi := -1, -1, -1
 	special := -1 // min(hash, slash, semi)
+	// A '#' after a blank or ',' starts a comment (parseLine): a
+	// statement of the fast path may end there.
+	hashComment := false
 	for off := 0; off <= len(src) && p.err == nil; line++ {
 		if special < off {
 			if hash < off {
@@ -260,13 +263,12 @@ func (p *parser) run() {
 				semi = nextByte(src, ';', off)
 			}
 			special = min(hash, slash, semi)
+			hashComment = special < len(src) && src[special] == '#' &&
+				(special == 0 || isBlank(src[special-1]) || src[special-1] == ',' || src[special-1] == '\n')
 		}
 		p.lineNo, p.lineOff = line, off
 		if fastPath && !p.inBlock {
-			// A '#' after a blank or ',' starts a comment (parseLine): the
-			// statement may end there.
-			atEnd := special == len(src) || src[special] == '#' && (special == off || isBlank(src[special-1]) || src[special-1] == ',')
-			if n := p.fastStatement(src[off:special], 0, atEnd); n >= 0 {
+			if n := p.fastStatement(src[off:special], 0, hashComment || special == len(src)); n >= 0 {
 				end := off + n
 				if end == special && end < len(src) {
 					end = nextByte(src, '\n', end)
@@ -593,13 +595,13 @@ func (p *parser) slot() int {
 // emit appends one instruction slot at the position of column col. All
 // programs of a file share one backing array, sized from the line count up
 // front, so the parser neither regrows nor copies it.
-func (p *parser) emit(col int, ins core.Insn) int {
+func (p *parser) emit(col int, ins *core.Insn) int {
 	n := len(p.insns)
 	if n >= p.emitEnd {
 		return p.emitSlow(col, ins)
 	}
 	p.insns = p.insns[:n+1]
-	p.insns[n] = ins
+	p.insns[n] = *ins
 	p.slotPos = p.slotPos[:n+1]
 	p.slotPos[n] = core.SlotPos{Line: int32(p.lineNo), Col: int32(col + 1)}
 	return n - p.progStart
@@ -607,7 +609,7 @@ func (p *parser) emit(col int, ins core.Insn) int {
 
 // emitSlow is emit for the first slot of a program, and when the arrays are
 // missing or full.
-func (p *parser) emitSlow(col int, ins core.Insn) int {
+func (p *parser) emitSlow(col int, ins *core.Insn) int {
 	slot := p.slot()
 	if slot >= core.MaxInsnSlots {
 		p.errorAt(p.pos(col), "program %s has more than %d instruction slots", p.cur.p.Name, core.MaxInsnSlots)
@@ -619,7 +621,7 @@ func (p *parser) emitSlow(col int, ins core.Insn) int {
 		p.insns = make([]core.Insn, 0, n)
 		p.slotPos = make([]core.SlotPos, 0, n)
 	}
-	p.insns = append(p.insns, ins)
+	p.insns = append(p.insns, *ins)
 	p.slotPos = append(p.slotPos, core.SlotPos{Line: int32(p.lineNo), Col: int32(col + 1)})
 	p.emitEnd = min(cap(p.insns), cap(p.slotPos), p.progStart+core.MaxInsnSlots)
 	return slot
@@ -629,8 +631,8 @@ func (p *parser) emitSlow(col int, ins core.Insn) int {
 // position, as the source has one line for both.
 func (p *parser) emitLdImm64(col int, dst core.Reg, src core.Reg, v uint64) int {
 	s := core.LdImm64(dst, src, v)
-	slot := p.emit(col, s[0])
-	p.emit(col, s[1])
+	slot := p.emit(col, &s[0])
+	p.emit(col, &s[1])
 	return slot
 }
 

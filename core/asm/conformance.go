@@ -222,11 +222,11 @@ func firstWordKey(b []byte, i int) (key uint64, n int) {
 	} else if n > 8 {
 		return 0, 0
 	}
-	if n < 8 {
-		w &= 1<<(8*uint(n)) - 1
-	}
-	return w, n
+	return w & lowBytes[n&15], n
 }
+
+// lowBytes[n] keeps the n low bytes of a word.
+var lowBytes = [16]uint64{0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xff_ffffffff, 0xffff_ffffffff, 0xffffff_ffffffff, ^uint64(0)}
 
 // zeroBytes has the top bit set in the lowest zero byte of w (and maybe
 // in bytes above it).
@@ -447,7 +447,7 @@ func (p *parser) conformance(col int, name []byte, m mnemonic) {
 		p.target(slot, fixJump, &ins, false)
 		p.leave(end)
 	}
-	p.emit(col, ins)
+	p.emit(col, &ins)
 }
 
 func plural(n int) string {
@@ -492,7 +492,7 @@ func (p *parser) callConformance(col int) {
 		p.callPseudoC(col, slot, &ins)
 	}
 	if p.err == nil {
-		p.emit(col, ins)
+		p.emit(col, &ins)
 	}
 }
 
@@ -545,5 +545,5 @@ func (p *parser) lockConformance(col int, name []byte) {
 	ins := core.Insn{Op: core.STX | core.ATOMIC | size, Imm: imm}
 	ins.Dst, ins.Off = p.memIn(spans[0])
 	ins.Src = p.regIn(spans[1])
-	p.emit(col, ins)
+	p.emit(col, &ins)
 }

@@ -368,5 +368,6 @@ func (p *parser) rawDirective(col int) {
 		b[n] = byte(v)
 		p.i += 2
 	}
-	p.emit(col, core.DecodeInsn(b[:]))
+	ins := core.DecodeInsn(b[:])
+	p.emit(col, &ins)
 }

@@ -86,20 +86,24 @@ func fTarget(b []byte, i int, kind uint8, f *fastInsn) int {
 	if !ok {
 		return -1
 	}
-	f.target, f.jump = t, true
+	f.target, f.kind = t, fastJump
 	return end
 }
 
 // fastInsn is what the fast path assembled, committed by fastStatement.
 type fastInsn struct {
 	ins    core.Insn
-	target jumpTarget // of a jump (jump set)
-	jump   bool
-	call   [2]int // "call name": the name, for fixCall
-	lddw   bool   // an ld_imm64 of imm64
+	kind   uint8      // what to emit: fastJump uses target, fastLdImm64 imm64
+	target jumpTarget // of a jump or call
 	imm64  uint64
-	exit   bool
 }
+
+const (
+	fastPlain = iota
+	fastJump
+	fastLdImm64
+	fastExit
+)
 
 // fastStatement assembles the statement at b[i:] if the fast path knows
 // its shape. The statement ends at a '\n' in b or, if atEnd, at the end of
@@ -152,22 +156,19 @@ func (p *parser) fastStatement(b []byte, i int, atEnd bool) int {
 		return -1
 	}
 	switch {
-	case f.exit:
+	case f.kind == fastExit:
 		p.exit(col)
-	case f.lddw:
+	case f.kind == fastLdImm64:
 		p.emitLdImm64(col, f.ins.Dst, 0, f.imm64)
-	case f.call[0] != f.call[1]:
-		p.addFixup(fixCall, p.slot(), f.call[0], f.call[1])
-		p.emit(col, f.ins)
-	case f.jump:
+	case f.kind == fastJump:
 		if f.target.isLabel() {
-			p.addFixup(f.target.kind, p.slot(), f.target.start, f.target.end)
+			p.addFixup(f.target.kind, p.slot(), int(f.target.start), int(f.target.end))
 		} else {
 			f.target.apply(&f.ins)
 		}
-		p.emit(col, f.ins)
+		p.emit(col, &f.ins)
 	default:
-		p.emit(col, f.ins)
+		p.emit(col, &f.ins)
 	}
 	return i
 }
@@ -222,7 +223,7 @@ func fConformance(b []byte, i int, m mnemonic, f *fastInsn) int {
 		if !ok {
 			return -1
 		}
-		f.lddw, f.imm64 = true, v
+		f.kind, f.imm64 = fastLdImm64, v
 		return end
 	case mLdx:
 		ins.Dst, _, i = fReg(b, i, regR)
@@ -254,7 +255,7 @@ func fConformance(b []byte, i int, m mnemonic, f *fastInsn) int {
 		i = fRegOrImm(b, fComma(b, i), regR, ins)
 		return fTarget(b, fComma(b, i), fixJump, f)
 	case mExit:
-		f.exit = true
+		f.kind = fastExit
 		return i
 	case mCall:
 		return fCall(b, i, f)
@@ -288,7 +289,7 @@ func fCall(b []byte, i int, f *fastInsn) int {
 	if i < len(b) && (b[i] == '%' || b[i] == '#') {
 		return -1
 	}
-	f.call = [2]int{start, i}
+	f.kind, f.target = fastJump, jumpTarget{kind: fixCall, start: int32(start), end: int32(i)}
 	return i
 }
 
@@ -346,7 +347,7 @@ func fAssign(b []byte, i int, dst core.Reg, kind byte, f *fastInsn) int {
 			if neg {
 				mag = -mag
 			}
-			f.lddw, f.imm64 = true, mag
+			f.kind, f.imm64 = fastLdImm64, mag
 			return ll + 2
 		}
 		if ins.Imm, ok = imm32Of(neg, hex, mag); !ok {

@@ -26,9 +26,9 @@ var identByte = func() (t [256]bool) {
 
 // isBlank: space, tab, and \v \f \r (a CRLF line keeps its \r). Not
 // '\n': the fast path reads up to it through several lines of src.
-func isBlank(c byte) bool { return blankByte[c] }
+func isBlank(c byte) bool { return c <= ' ' && blankBits>>c&1 != 0 }
 
-var blankByte = [256]bool{' ': true, '\t': true, '\v': true, '\f': true, '\r': true}
+const blankBits = 1<<' ' | 1<<'\t' | 1<<'\v' | 1<<'\f' | 1<<'\r'
 
 // skipSpace moves the cursor past blanks. It is called before every token,
 // and most tokens follow the previous one directly or after one blank: the

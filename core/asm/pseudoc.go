@@ -106,15 +106,15 @@ func (p *parser) instruction(col int, w []byte) {
 			ins.Op = core.JMP | core.JCOND
 		}
 		p.target(slot, kind, &ins, false)
-		p.emit(col, ins)
+		p.emit(col, &ins)
 		return
 	case "callx":
 		ins := core.Insn{Op: core.JMP | core.Call | core.X}
 		ins.Dst, _ = p.reg(0)
-		p.emit(col, ins)
+		p.emit(col, &ins)
 		return
 	case "tail_call":
-		p.emit(col, core.Insn{Op: core.JMP | core.TailCall})
+		p.emit(col, &core.Insn{Op: core.JMP | core.TailCall})
 		return
 	}
 	if w[0] == '.' {
@@ -138,7 +138,7 @@ func (p *parser) exit(col int) {
 	if pr.firstExit < 0 {
 		pr.firstExit = p.slot()
 	}
-	p.emit(col, core.Insn{Op: core.JMP | core.Exit})
+	p.emit(col, &core.Insn{Op: core.JMP | core.Exit})
 }
 
 // target scans a jump or call target into ins: "pc+N"/"pc-N" as bpftool
@@ -190,7 +190,7 @@ func (p *parser) targetFast(slot int, kind uint8, ins *core.Insn) bool {
 	if !t.isLabel() {
 		t.apply(ins)
 	} else {
-		p.addFixup(kind, slot, t.start, t.end)
+		p.addFixup(kind, slot, int(t.start), int(t.end))
 	}
 	p.i = end
 	if k := skipBlanks(b, end); k < len(b) && b[k] == '<' {
@@ -210,7 +210,7 @@ type jumpTarget struct {
 	kind       uint8
 	off        int16
 	imm        int32
-	start, end int
+	start, end int32
 }
 
 func (t *jumpTarget) isLabel() bool { return t.start != t.end }
@@ -247,7 +247,7 @@ func scanTarget(b []byte, i int, kind uint8) (t jumpTarget, end int, ok bool) {
 		if end < len(b) && !isBlank(b[end]) && b[end] != '\n' {
 			return t, 0, false // "l0_%=", "name<...>"
 		}
-		t.start, t.end = i, end
+		t.start, t.end = int32(i), int32(end)
 		return t, end, true
 	}
 	return t, 0, false
@@ -279,7 +279,7 @@ func (p *parser) assign(col int, dst core.Reg, kind byte) {
 	if op != core.Mov {
 		// Compound assignment.
 		p.regOrImm(&ins, kind)
-		p.emit(col, ins)
+		p.emit(col, &ins)
 		return
 	}
 	switch c := p.peek(); {
@@ -291,7 +291,7 @@ func (p *parser) assign(col int, dst core.Reg, kind byte) {
 		if p.err == nil && r != dst {
 			p.errorAt(p.pos(at), "neg must name the same register on both sides (%s = -%s)", p.buf[col:opAt-1], p.buf[col:opAt-1])
 		}
-		p.emit(col, core.Insn{Op: cls | core.Neg, Dst: dst})
+		p.emit(col, &core.Insn{Op: cls | core.Neg, Dst: dst})
 	case c == '(':
 		// "r0 = (s8)r1": movsx.
 		p.i++
@@ -311,14 +311,14 @@ func (p *parser) assign(col int, dst core.Reg, kind byte) {
 		p.expect(')')
 		ins.Op |= core.X
 		ins.Src, _ = p.reg(kind)
-		p.emit(col, ins)
+		p.emit(col, &ins)
 	case c == '*':
 		p.i++
 		p.load(col, dst, kind)
 	case p.isRegNext():
 		ins.Op |= core.X
 		ins.Src, _ = p.reg(kind)
-		p.emit(col, ins)
+		p.emit(col, &ins)
 	case isDigit(c) || c == '-' || c == '+':
 		save := p.i
 		if _, _, _, ok := p.number(); ok && p.acceptWord("ll") {
@@ -332,7 +332,7 @@ func (p *parser) assign(col int, dst core.Reg, kind byte) {
 		}
 		p.i = save
 		ins.Imm = p.imm32()
-		p.emit(col, ins)
+		p.emit(col, &ins)
 	default:
 		p.assignWord(col, dst, kind)
 	}
@@ -364,7 +364,7 @@ func (p *parser) assignWord(col int, dst core.Reg, kind byte) {
 		if p.err == nil && r != dst {
 			p.errorf("%s must name the same register on both sides", w)
 		}
-		p.emit(col, ins)
+		p.emit(col, &ins)
 		return
 	case "map":
 		p.i = at
@@ -603,7 +603,7 @@ func (p *parser) load(col int, dst core.Reg, kind byte) {
 			ins.Imm = p.imm32()
 		}
 		p.expect(']')
-		p.emit(col, ins)
+		p.emit(col, &ins)
 		return
 	}
 	mode := uint8(core.MEM)
@@ -612,7 +612,7 @@ func (p *parser) load(col int, dst core.Reg, kind byte) {
 	}
 	ins := core.Insn{Op: core.LDX | mode | size, Dst: dst}
 	ins.Src, ins.Off = p.mem()
-	p.emit(col, ins)
+	p.emit(col, &ins)
 }
 
 // store parses "*(u32 *)(rD +off) = rS" and "... = imm".
@@ -640,7 +640,7 @@ func (p *parser) store(col int) {
 		ins.Op = core.ST | core.MEM | size
 		ins.Imm = p.imm32()
 	}
-	p.emit(col, ins)
+	p.emit(col, &ins)
 	p.expectEnd()
 }
 
@@ -672,7 +672,7 @@ func (p *parser) lockPseudoC(col int) {
 		return
 	}
 	ins.Src, _ = p.reg(0)
-	p.emit(col, ins)
+	p.emit(col, &ins)
 }
 
 // atomicCall parses the fetching atomics written as functions: disasm.c's
@@ -767,7 +767,7 @@ func (p *parser) atomicCall(col, at int, dst core.Reg, kind byte, name []byte) b
 		p.errorAt(p.pos(srcAt), "%s returns the old value into its source register, so both must be r%d", n, dst)
 		return true
 	}
-	p.emit(col, ins)
+	p.emit(col, &ins)
 	return true
 }
 
@@ -801,7 +801,7 @@ func (p *parser) cond(col int) {
 		return
 	}
 	p.target(p.slot(), fixJump, &ins, false)
-	p.emit(col, ins)
+	p.emit(col, &ins)
 }
 
 // callPseudoC parses the operand of call: "pc+N" (bpf-to-bpf, as bpftool
