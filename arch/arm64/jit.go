@@ -482,12 +482,19 @@ func (ctx *jitCtx) copyRun(rec []byte, lo, hi, shift int32) {
 // later offset moves by the change in length (an indirect call is
 // movn/movk/movk/blr, a direct one bl; "mov x7, x0" follows either).
 func (ctx *jitCtx) relayout() {
+	ctx.moved = false
+	if ctx.c.legacy && !ctx.extraPass {
+		// The legacy JIT predates BL calls: every call keeps the indirect
+		// form and the address it was sized with.
+		return
+	}
 	shift := int32(0)
 	offset := ctx.offset
 	next := 0 // first slot whose offset has not been shifted yet
-	ctx.moved = false
-	for k := range ctx.calls {
-		site := &ctx.calls[k]
+	extra := ctx.extraPass
+	calls := ctx.calls
+	for k := range calls {
+		site := &calls[k]
 		s := site.slot
 		if shift != 0 {
 			for j := range offset[next : s+1] {
@@ -506,7 +513,7 @@ func (ctx *jitCtx) relayout() {
 		// The recorded words stand unless the call is or was a BL (whose
 		// offset depends on its address) or, in the extra pass, calls a
 		// function whose address it now loads instead of NULL.
-		site.rewrite = direct || site.direct || site.callee >= 0 && ctx.extraPass
+		site.rewrite = direct || site.direct || site.callee >= 0 && extra
 		site.direct, site.shift = direct, shift
 		if shift != 0 {
 			ctx.moved = true
