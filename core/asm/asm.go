@@ -212,13 +212,15 @@ type parser struct {
 	fixups  []fixup
 	names   []byte
 	symEnds []int32
-	// insns and slotPos hold the slots of all programs, each program's
-	// a cap-limited part of them; the current one starts at progStart.
-	// Every slot's Origin is 0: origins, the one Origin of the file.
+	// insns[:nslots] and slotPos[:nslots] hold the slots of all
+	// programs, each program's a cap-limited part of them; the current one
+	// starts at progStart. Every slot's Origin is 0: origins, the one
+	// Origin of the file. The arrays are used up to their length.
 	insns     []core.Insn
 	slotPos   []core.SlotPos
+	nslots    int
 	origins   []core.Origin
-	emitEnd   int // emit takes its fast path while len(insns) < emitEnd: a program is open and the arrays have room
+	emitEnd   int // emit takes its fast path while nslots < emitEnd: a program is open and the arrays have room
 	progStart int
 	progIdx   map[string]int
 	mapIdx    map[string]int
@@ -589,21 +591,20 @@ func (p *parser) defineLabel(col int, name []byte, fn bool) {
 // slot returns the index the next instruction of the current program gets.
 func (p *parser) slot() int {
 	p.program()
-	return len(p.insns) - p.progStart
+	return p.nslots - p.progStart
 }
 
 // emit appends one instruction slot at the position of column col. All
 // programs of a file share one backing array, sized from the line count up
 // front, so the parser neither regrows nor copies it.
 func (p *parser) emit(col int, ins *core.Insn) int {
-	n := len(p.insns)
+	n := p.nslots
 	if n >= p.emitEnd {
 		return p.emitSlow(col, ins)
 	}
-	p.insns = p.insns[:n+1]
 	p.insns[n] = *ins
-	p.slotPos = p.slotPos[:n+1]
 	p.slotPos[n] = core.SlotPos{Line: int32(p.lineNo), Col: int32(col + 1)}
+	p.nslots = n + 1
 	return n - p.progStart
 }
 
@@ -615,15 +616,20 @@ func (p *parser) emitSlow(col int, ins *core.Insn) int {
 		p.errorAt(p.pos(col), "program %s has more than %d instruction slots", p.cur.p.Name, core.MaxInsnSlots)
 		return slot
 	}
+	n := p.nslots
 	if p.insns == nil {
-		n := bytes.Count(p.src, []byte{'\n'})
-		n += n/4 + 16 // ld_imm64 takes two slots
-		p.insns = make([]core.Insn, 0, n)
-		p.slotPos = make([]core.SlotPos, 0, n)
+		lines := bytes.Count(p.src, []byte{'\n'})
+		lines += lines/4 + 16 // ld_imm64 takes two slots
+		p.insns = make([]core.Insn, lines)
+		p.slotPos = make([]core.SlotPos, lines)
+	} else if n == len(p.insns) {
+		p.insns = slices.Grow(p.insns, n)[:2*n]
+		p.slotPos = slices.Grow(p.slotPos, n)[:2*n]
 	}
-	p.insns = append(p.insns, *ins)
-	p.slotPos = append(p.slotPos, core.SlotPos{Line: int32(p.lineNo), Col: int32(col + 1)})
-	p.emitEnd = min(cap(p.insns), cap(p.slotPos), p.progStart+core.MaxInsnSlots)
+	p.insns[n] = *ins
+	p.slotPos[n] = core.SlotPos{Line: int32(p.lineNo), Col: int32(col + 1)}
+	p.nslots = n + 1
+	p.emitEnd = min(len(p.insns), p.progStart+core.MaxInsnSlots)
 	return slot
 }
 
@@ -656,7 +662,7 @@ func (p *parser) endProg() {
 		return
 	}
 	p.cur, p.emitEnd = nil, 0
-	n := len(p.insns)
+	n := p.nslots
 	if n > p.progStart {
 		pr.p.Insns = p.insns[p.progStart:n:n]
 		pr.p.SlotPos = p.slotPos[p.progStart:n:n]

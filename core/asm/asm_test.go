@@ -333,6 +333,27 @@ func TestPositions(t *testing.T) {
 	}
 }
 
+// TestSlotsBeyondLineCount: the slot arrays are sized from the line
+// count; a line of many ';'-separated statements outgrows them.
+func TestSlotsBeyondLineCount(t *testing.T) {
+	src := strings.Repeat("r0 = 1; r1 = 2 ll; ", 40) + "exit"
+	p := mustParse(t, src).Progs[0]
+	if len(p.Insns) != 121 || len(p.SlotPos) != 121 {
+		t.Fatalf("%d slots, %d positions; want 121", len(p.Insns), len(p.SlotPos))
+	}
+	for i, want := range []struct {
+		ins core.Insn
+		col int
+	}{{in(0xb7, 0, 0, 0, 1), 1}, {in(0x18, 1, 0, 0, 2), 9}, {in(0, 0, 0, 0, 0), 9}, {in(0xb7, 0, 0, 0, 1), 20}} {
+		if p.Insns[i] != want.ins || p.PosOf(i).Col != want.col {
+			t.Errorf("slot %d: %v at col %d, want %v at %d", i, p.Insns[i], p.PosOf(i).Col, want.ins, want.col)
+		}
+	}
+	if last := p.PosOf(120); last.Line != 1 || last.Col != len(src)-3 || p.Insns[120] != in(0x95, 0, 0, 0, 0) {
+		t.Errorf("last slot %v at %+v", p.Insns[120], last)
+	}
+}
+
 func TestDirectives(t *testing.T) {
 	obj := mustParse(t, `
 .helpers kernel

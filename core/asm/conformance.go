@@ -203,21 +203,23 @@ func lookupFirstKey(key uint64, n int) *firstWord {
 	return nil
 }
 
-// firstWordKey packs the bytes from b[i] up to the first space, tab or
-// newline or the end of b as nameKey does, reading b[i:] as one word (b's capacity
-// beyond its length included): for a statement's first word, which is
-// mostly short and followed by a blank, this takes a few instructions
-// where a scan takes several per byte. n is the word's length, 0 when it
-// may be longer than 8 bytes (or b has no 8 bytes' capacity from i). The
-// bytes are not checked: a key made of other than identifier bytes is in
-// no table.
+// firstWordKey packs the bytes from b[i] up to the first byte at or below
+// ' ' (a blank, '\n') or the end of b as nameKey does, reading b[i:] as one
+// word (b's capacity beyond its length included): for a statement's first
+// word, which is mostly short and followed by a blank, this takes a few
+// instructions where a scan takes several per byte. n is the word's
+// length, 0 when it may be longer than 8 bytes (or b has no 8 bytes'
+// capacity from i). The bytes are not checked: a key made of other than
+// identifier bytes is in no table.
 func firstWordKey(b []byte, i int) (key uint64, n int) {
-	if i < 0 || i+8 > cap(b) {
+	if uint(i)+8 > uint(cap(b)) {
 		return 0, 0
 	}
 	w := binary.LittleEndian.Uint64(b[i:cap(b)])
 	n = len(b) - i
-	if m := zeroBytes(w^0x2020202020202020) | zeroBytes(w^0x0909090909090909) | zeroBytes(w^0x0a0a0a0a0a0a0a0a); m != 0 {
+	// The top bit of each byte below 0x21 (not of one above 0x7f), exact
+	// up to the lowest: a borrow only carries upwards.
+	if m := (w - 0x2121212121212121) &^ w & 0x8080808080808080; m != 0 {
 		n = min(n, bits.TrailingZeros64(m)/8)
 	} else if n > 8 {
 		return 0, 0
@@ -227,10 +229,6 @@ func firstWordKey(b []byte, i int) (key uint64, n int) {
 
 // lowBytes[n] keeps the n low bytes of a word.
 var lowBytes = [16]uint64{0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xff_ffffffff, 0xffff_ffffffff, 0xffffff_ffffffff, ^uint64(0)}
-
-// zeroBytes has the top bit set in the lowest zero byte of w (and maybe
-// in bytes above it).
-func zeroBytes(w uint64) uint64 { return (w - 0x0101010101010101) &^ w & 0x8080808080808080 }
 
 // operandCount is how many comma-separated operands each kind takes.
 var operandCount = [...]int{

@@ -124,8 +124,7 @@ func (p *parser) fastStatement(b []byte, i int, atEnd bool) int {
 			i += n
 		}
 		if fw == nil {
-			for i = col; i < len(b) && identByte[b[i]]; i++ {
-			}
+			i = identEnd(b, col)
 			if i == col || isDigit(b[col]) || i < len(b) && b[i] == '%' {
 				return -1 // "l0_%=" is no first word
 			}
@@ -279,9 +278,7 @@ func fCall(b []byte, i int, f *fastInsn) int {
 		return i
 	}
 	start := i
-	for i < len(b) && identByte[b[i]] {
-		i++
-	}
+	i = identEnd(b, i)
 	switch string(b[start:i]) {
 	case "", "local", "runtime", "helper", "pc":
 		return -1
@@ -364,9 +361,7 @@ func fAssign(b []byte, i int, dst core.Reg, kind byte, f *fastInsn) int {
 // LLVM's xchg_64 family is left to it).
 func fAtomic(b []byte, i int, dst core.Reg, ins *core.Insn) int {
 	start := i
-	for i < len(b) && identByte[b[i]] {
-		i++
-	}
+	i = identEnd(b, i)
 	name := b[start:i]
 	var size uint8
 	switch {

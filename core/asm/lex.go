@@ -42,6 +42,16 @@ func (p *parser) skipSpace() {
 
 func (p *parser) skipBlanks() { p.i = skipBlanks(p.buf, p.i) }
 
+// identEnd returns the index of the first byte of b at or after i that is
+// no identifier byte. (Loops over b compare uint(i) < uint(len(b)), which
+// also proves i >= 0 and so spares the bounds check of b[i].)
+func identEnd(b []byte, i int) int {
+	for uint(i) < uint(len(b)) && identByte[b[i]] {
+		i++
+	}
+	return i
+}
+
 // skipBlanks returns the index of the first byte of b at or after i that
 // is not a blank, or len(b); i itself when it is negative (the scanners
 // below take a negative index as a failed scan before them).
@@ -265,7 +275,7 @@ func (p *parser) regFast(want byte) (core.Reg, byte, bool) {
 
 // scanReg is regFast on b from i, returning the index after the register.
 func scanReg(b []byte, i int, want byte) (r core.Reg, kind byte, end int, ok bool) {
-	if i < 0 || i+1 >= len(b) {
+	if uint(i) >= uint(len(b)) || i+1 >= len(b) {
 		return 0, 0, 0, false
 	}
 	kind = b[i]
@@ -280,15 +290,15 @@ func scanReg(b []byte, i int, want byte) (r core.Reg, kind byte, end int, ok boo
 		return 0, 0, 0, false
 	}
 	i++
-	if i >= len(b) || !isDigit(b[i]) {
+	if uint(i) >= uint(len(b)) || !isDigit(b[i]) {
 		return 0, 0, 0, false
 	}
 	r = core.Reg(b[i] - '0')
 	i++
-	if r == 1 && i < len(b) && b[i] == '0' {
+	if r == 1 && uint(i) < uint(len(b)) && b[i] == '0' {
 		r, i = core.R10, i+1
 	}
-	if i < len(b) && identByte[b[i]] || want != 0 && kind != want && !(want == regR && kind == regPercent) {
+	if uint(i) < uint(len(b)) && identByte[b[i]] || want != 0 && kind != want && !(want == regR && kind == regPercent) {
 		return 0, 0, 0, false
 	}
 	return r, kind, i, true
@@ -350,17 +360,14 @@ func (p *parser) number() (neg, hex bool, mag uint64, ok bool) {
 // scanNumber is number on b from i: ok is false when no number starts
 // there, big when it does not fit 64 bits; end is the index after it.
 func scanNumber(b []byte, i int) (neg, hex bool, mag uint64, end int, ok, big bool) {
-	if i < 0 {
+	if uint(i) >= uint(len(b)) {
 		return false, false, 0, 0, false, false
 	}
-	if i < len(b) && (b[i] == '-' || b[i] == '+') {
-		neg = b[i] == '-'
-		i++
-		for i < len(b) && isBlank(b[i]) {
-			i++
-		}
+	if c := b[i]; c == '-' || c == '+' {
+		neg = c == '-'
+		i = skipBlanks(b, i+1)
 	}
-	if i+1 < len(b) && b[i] == '0' && (b[i+1] == 'x' || b[i+1] == 'X') {
+	if uint(i)+1 < uint(len(b)) && b[i] == '0' && b[i+1]|0x20 == 'x' {
 		hex = true
 		i += 2
 	}
@@ -370,7 +377,7 @@ func scanNumber(b []byte, i int) (neg, hex bool, mag uint64, end int, ok, big bo
 	maxDigits := 19
 	if hex {
 		maxDigits = 16
-		for ; i < len(b); i++ {
+		for ; uint(i) < uint(len(b)); i++ {
 			d := hexDigit[b[i]]
 			if d > 15 {
 				break
@@ -378,7 +385,7 @@ func scanNumber(b []byte, i int) (neg, hex bool, mag uint64, end int, ok, big bo
 			mag = mag<<4 | uint64(d)
 		}
 	} else {
-		for ; i < len(b); i++ {
+		for ; uint(i) < uint(len(b)); i++ {
 			d := b[i] - '0'
 			if d > 9 {
 				break
@@ -386,7 +393,7 @@ func scanNumber(b []byte, i int) (neg, hex bool, mag uint64, end int, ok, big bo
 			mag = mag*10 + uint64(d)
 		}
 	}
-	if i == digits || i < len(b) && identByte[b[i]] {
+	if i == digits || uint(i) < uint(len(b)) && identByte[b[i]] {
 		return false, false, 0, 0, false, false
 	}
 	if i-digits > maxDigits {

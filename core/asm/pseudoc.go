@@ -240,10 +240,7 @@ func scanTarget(b []byte, i int, kind uint8) (t jumpTarget, end int, ok bool) {
 		}
 		return t, end, ok
 	case identByte[c] && !isDigit(c) && !(c == 'p' && i+2 < len(b) && b[i+1] == 'c' && (b[i+2] == '+' || b[i+2] == '-')):
-		end = i
-		for end < len(b) && identByte[b[end]] {
-			end++
-		}
+		end = identEnd(b, i)
 		if end < len(b) && !isBlank(b[end]) && b[end] != '\n' {
 			return t, 0, false // "l0_%=", "name<...>"
 		}
@@ -489,9 +486,7 @@ func scanCast(b []byte, i int) (size uint8, signed bool, end int, ok bool) {
 	}
 	i = skipBlanks(b, i+1)
 	w := i
-	for i < len(b) && identByte[b[i]] {
-		i++
-	}
+	i = identEnd(b, i)
 	switch string(b[w:i]) {
 	case "u8":
 		size = core.B
