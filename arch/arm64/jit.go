@@ -79,6 +79,9 @@ type compiler struct {
 	outOffset int
 	// helperBase and stride describe the helper stubs for callx.
 	helperBase, stride uint64
+	// insnOffsets is jit.Image.InsnOffsets, which buildBody fills as it
+	// goes with each function's byte offsets from its start (see image).
+	insnOffsets []int
 	scratch            *scratch
 }
 
@@ -95,6 +98,11 @@ type jitCtx struct {
 	// offset is ctx->offset[]: offset[i] is the A64 instruction index where
 	// slot i starts; offset[len] is the end of the body.
 	offset []int32
+	// insnOff is the function's part of compiler.insnOffsets: 4*offset[i]
+	// as buildBody last set it. reoffset is whether relayout has moved
+	// offsets since, making insnOff stale.
+	insnOff  []int
+	reoffset bool
 	// calls are the function's helper and bpf-to-bpf calls, the only
 	// instructions whose length depends on addresses, with the form each
 	// has in the current layout.
@@ -204,14 +212,16 @@ func Compile(p *core.Program, opts jit.Options) (*jit.Image, error) {
 		s.offsets = make([]int32, len(p.Insns)+len(p.Funcs))
 	}
 	offsets := s.offsets[:len(p.Insns)+len(p.Funcs)]
+	c.insnOffsets = make([]int, len(p.Insns)+1)
 	for k, f := range p.Funcs {
 		n := f.End - f.Start
 		c.ctxs[k] = jitCtx{
-			c:      c,
-			fn:     k,
-			insns:  p.Insns[f.Start:f.End],
-			first:  f.Start,
-			offset: offsets[: n+1 : n+1],
+			c:       c,
+			fn:      k,
+			insns:   p.Insns[f.Start:f.End],
+			first:   f.Start,
+			offset:  offsets[: n+1 : n+1],
+			insnOff: c.insnOffsets[f.Start:f.End:f.End],
 		}
 		offsets = offsets[n+1:]
 	}
@@ -516,7 +526,7 @@ func (ctx *jitCtx) relayout() {
 		site.rewrite = direct || site.direct || site.callee >= 0 && extra
 		site.direct, site.shift = direct, shift
 		if shift != 0 {
-			ctx.moved = true
+			ctx.moved, ctx.reoffset = true, true
 		}
 	}
 	if shift != 0 {
@@ -645,7 +655,8 @@ func (c *compiler) funcAddr(k int) (uint64, bool) {
 // called per instruction: the call and its two results cost as much as
 // emitting a simple instruction.
 func (ctx *jitCtx) buildBody() error {
-	insns, offset := ctx.insns, ctx.offset[:len(ctx.insns)+1]
+	insns, offset, insnOff := ctx.insns, ctx.offset[:len(ctx.insns)+1], ctx.insnOff[:len(ctx.insns)]
+	ctx.reoffset = false
 	// wide: the slot is an ld_imm64's second (build_insn returned 1 for
 	// the first), which starts where the first ended. Noted rather than
 	// skipped with i++ so that i stays a plain loop index, which lets Go
@@ -660,7 +671,8 @@ func (ctx *jitCtx) buildBody() error {
 			ctx.recordRoom(recordChunk * maxSlotWords)
 		}
 		for i := lo; i < hi; i++ {
-			offset[i] = int32(ctx.idx)
+			idx := ctx.idx
+			offset[i], insnOff[i] = int32(idx), 4*idx
 			if wide {
 				wide = false
 				continue
@@ -765,7 +777,7 @@ func (c *compiler) image() *jit.Image {
 		Code:           c.code,
 		Base:           c.base,
 		Funcs:          make([]jit.Func, len(c.ctxs)),
-		InsnOffsets:    make([]int, len(c.prog.Insns)+1),
+		InsnOffsets:    c.insnOffsets,
 		TailCallOffset: 4 * c.prologueOffset,
 		EntryFrameSize: c.ctxs[0].entryFrameSize(),
 	}
@@ -777,7 +789,13 @@ func (c *compiler) image() *jit.Image {
 			End:       4 * (ctx.start + ctx.idx),
 			BodyStart: 4 * (ctx.start + ctx.bodyIdx),
 		}
-		offs, base := img.InsnOffsets[ctx.first:ctx.first+len(ctx.insns)], 4*ctx.start
+		// buildBody left the offsets from the function's start; they are
+		// final for a function at the image's start whose calls kept their
+		// length.
+		if ctx.start == 0 && !ctx.reoffset {
+			continue
+		}
+		offs, base := ctx.insnOff, 4*ctx.start
 		from := ctx.offset[:len(offs)]
 		for s := range offs {
 			offs[s] = base + 4*int(from[s])
