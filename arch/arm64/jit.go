@@ -82,7 +82,7 @@ type compiler struct {
 	// insnOffsets is jit.Image.InsnOffsets, which buildBody fills as it
 	// goes with each function's byte offsets from its start (see image).
 	insnOffsets []int
-	scratch            *scratch
+	scratch     *scratch
 }
 
 // jitCtx is the kernel's struct jit_ctx for one function (one bpf_prog
