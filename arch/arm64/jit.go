@@ -655,7 +655,8 @@ func (c *compiler) funcAddr(k int) (uint64, bool) {
 // called per instruction: the call and its two results cost as much as
 // emitting a simple instruction.
 func (ctx *jitCtx) buildBody() error {
-	insns, offset, insnOff := ctx.insns, ctx.offset[:len(ctx.insns)+1], ctx.insnOff[:len(ctx.insns)]
+	insns := ctx.insns
+	offset, insnOff := ctx.offset[:len(insns)], ctx.insnOff[:len(insns)]
 	ctx.reoffset = false
 	// wide: the slot is an ld_imm64's second (build_insn returned 1 for
 	// the first), which starts where the first ended. Noted rather than
@@ -742,7 +743,7 @@ func (ctx *jitCtx) buildBody() error {
 			}
 		}
 	}
-	offset[len(insns)] = int32(ctx.idx)
+	ctx.offset[len(insns)] = int32(ctx.idx)
 	return nil
 }
 
