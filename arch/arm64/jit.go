@@ -695,6 +695,31 @@ func (ctx *jitCtx) buildBody() error {
 						continue
 					}
 				}
+				// So are the shifts by a constant, and moves of one that
+				// one MOVZ or MOVN makes: emitALU's code for them, without
+				// the call.
+				is64, dst := c == core.ALU64, bpf2a64[ins.Dst&15]
+				switch ins.Op &^ 7 {
+				case core.Lsh | core.K:
+					ctx.emit(lslImm(is64, dst, dst, shiftImm(is64, ins.Imm)))
+					continue
+				case core.Rsh | core.K:
+					ctx.emit(lsrImm(is64, dst, dst, shiftImm(is64, ins.Imm)))
+					continue
+				case core.Arsh | core.K:
+					ctx.emit(asrImm(is64, dst, dst, shiftImm(is64, ins.Imm)))
+					continue
+				case core.Mov | core.K:
+					// emit_a64_mov_i's one-instruction cases.
+					switch v := uint32(ins.Imm); v >> 16 {
+					case 0:
+						ctx.emit(movz(is64, dst, v, 0))
+						continue
+					case 0xffff:
+						ctx.emit(movn(is64, dst, ^v&0xffff, 0))
+						continue
+					}
+				}
 				if err := ctx.emitALU(i, ins); err != nil {
 					return err
 				}
