@@ -303,76 +303,22 @@ func (p *parser) memIn(s [2]int) (core.Reg, int16) {
 	return r, off
 }
 
-// scanRegOrImm is regOrImm on b from i: the register sets the X bit.
-func scanRegOrImm(b []byte, i int, kind byte, ins *core.Insn) (end int, ok bool) {
-	if i = skipBlanks(b, i); i < 0 || i >= len(b) {
-		return 0, false
+// scanMemConformance scans a memory operand as memConformance does.
+func scanMemConformance(b []byte, i int) (r core.Reg, off int16, end int) {
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) || b[i] != '[' {
+		return 0, 0, -1
 	}
-	if c := b[i]; c == '%' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
-		var r core.Reg
-		if r, _, end, ok = scanReg(b, i, kind); ok {
-			ins.Op |= core.X
-			ins.Src = r
-		}
-		return end, ok
+	if r, _, i = scanReg(b, i+1, regR); i < 0 {
+		return 0, 0, -1
 	}
-	var v int32
-	if v, end, ok = scanImm32(b, i); ok {
-		ins.Imm = v
-	}
-	return end, ok
-}
-
-// scanMemConformance is memConformance on b from i.
-func scanMemConformance(b []byte, i int) (r core.Reg, off int16, end int, ok bool) {
-	if i = skipBlanks(b, i); i < 0 || i >= len(b) || b[i] != '[' {
-		return 0, 0, 0, false
-	}
-	if r, _, i, ok = scanReg(b, skipBlanks(b, i+1), regR); !ok {
-		return 0, 0, 0, false
-	}
-	if i = skipBlanks(b, i); i < len(b) && (b[i] == '+' || b[i] == '-') {
-		if off, i, ok = scanOff16(b, i); !ok {
-			return 0, 0, 0, false
-		}
+	if i = skipBlanks(b, i); uint(i) < uint(len(b)) && (b[i] == '+' || b[i] == '-') {
+		off, i = scanOff16(b, i)
 		i = skipBlanks(b, i)
 	}
-	if i >= len(b) || b[i] != ']' {
-		return 0, 0, 0, false
+	if uint(i) >= uint(len(b)) || b[i] != ']' {
+		return 0, 0, -1
 	}
-	return r, off, i + 1, true
-}
-
-// scanImm32 scans an immediate that fits 32 bits (imm32's rules).
-func scanImm32(b []byte, i int) (v int32, end int, ok bool) {
-	neg, hex, mag, end, ok, big := scanNumber(b, i)
-	if !ok || big {
-		return 0, 0, false
-	}
-	v, ok = imm32Of(neg, hex, mag)
-	return v, end, ok
-}
-
-// scanOff16 scans an offset that fits 16 bits (off16's rules).
-func scanOff16(b []byte, i int) (v int16, end int, ok bool) {
-	neg, hex, mag, end, ok, big := scanNumber(b, i)
-	if !ok || big {
-		return 0, 0, false
-	}
-	v, ok = off16Of(neg, hex, mag)
-	return v, end, ok
-}
-
-// scanImm64 scans the constant of an ld_imm64 (imm64's rules).
-func scanImm64(b []byte, i int) (v uint64, end int, ok bool) {
-	neg, _, mag, end, ok, big := scanNumber(b, i)
-	if !ok || big || neg && mag > 1<<63 {
-		return 0, 0, false
-	}
-	if neg {
-		mag = -mag
-	}
-	return mag, end, true
+	return r, off, i + 1
 }
 
 // conformance assembles one instruction of the suite's syntax.

@@ -22,70 +22,16 @@ import "jitsim/core"
 // parser.
 var fastPath = true
 
-// The fast path's scanners take the statement and an index and return
-// the index after what they scanned, -1 if it is not there; a negative
-// index passes through, so a chain of scans checks once at the end. The
-// cursor stays in a register rather than in the parser.
-
-// fReg scans a register of a kind want accepts (0: any), blanks skipped.
-func fReg(b []byte, i int, want byte) (core.Reg, byte, int) {
-	r, kind, end, ok := scanReg(b, skipBlanks(b, i), want)
-	if !ok {
-		return 0, 0, -1
-	}
-	return r, kind, end
-}
-
-// fComma scans the comma between two operands.
-func fComma(b []byte, i int) int {
-	if i = skipBlanks(b, i); uint(i) < uint(len(b)) && b[i] == ',' {
-		return i + 1
-	}
-	return -1
-}
-
-func fImm32(b []byte, i int) (int32, int) {
-	v, end, ok := scanImm32(b, skipBlanks(b, i))
-	if !ok {
-		return 0, -1
-	}
-	return v, end
-}
-
-func fRegOrImm(b []byte, i int, kind byte, ins *core.Insn) int {
-	end, ok := scanRegOrImm(b, i, kind, ins)
-	if !ok {
-		return -1
-	}
-	return end
-}
-
-func fMemConformance(b []byte, i int) (core.Reg, int16, int) {
-	r, off, end, ok := scanMemConformance(b, i)
-	if !ok {
-		return 0, 0, -1
-	}
-	return r, off, end
-}
-
-// fLoadStore scans "(size *)(rN +off)" (cast, then mem).
-func fLoadStore(b []byte, i int) (size uint8, signed bool, r core.Reg, off int16, end int) {
-	size, signed, i, ok := scanCast(b, i)
-	if ok {
-		r, off, i, ok = scanMem(b, i)
-	}
-	if !ok {
-		return 0, false, 0, 0, -1
-	}
+// scanCastMem scans "(size *)(rN +off)" (cast, then mem).
+func scanCastMem(b []byte, i int) (size uint8, signed bool, r core.Reg, off int16, end int) {
+	size, signed, i = scanCast(b, i)
+	r, off, i = scanMem(b, i)
 	return size, signed, r, off, i
 }
 
-// fTarget scans a jump target into f.
-func fTarget(b []byte, i int, kind uint8, f *fastInsn) int {
-	t, end, ok := scanTarget(b, skipBlanks(b, i), kind)
-	if !ok {
-		return -1
-	}
+// fastTarget scans a jump target into f.
+func fastTarget(b []byte, i int, kind uint8, f *fastInsn) int {
+	t, end := scanTarget(b, i, kind)
 	f.target, f.kind = t, fastJump
 	return end
 }
@@ -110,13 +56,13 @@ const (
 // b; fastStatement returns that index, -1 if it did nothing. An empty line
 // is a statement that emits nothing.
 func (p *parser) fastStatement(b []byte, i int, atEnd bool) int {
-	if i = skipBlanks(b, i); i >= len(b) || b[i] == '\n' {
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) || b[i] == '\n' {
 		return statementEnd(b, i, atEnd)
 	}
 	col := i
 	var f fastInsn
 	if b[i] == '*' {
-		i = fStore(b, i+1, &f.ins)
+		i = fastStore(b, i+1, &f.ins)
 	} else {
 		var fw *firstWord
 		if key, n := firstWordKey(b, col); n > 0 {
@@ -135,17 +81,17 @@ func (p *parser) fastStatement(b []byte, i int, atEnd bool) int {
 		}
 		if fw != nil {
 			if fw.m.kind == 0 {
-				i = fAssign(b, next, fw.reg, fw.regKind, &f)
+				i = fastAssign(b, next, fw.reg, fw.regKind, &f)
 			} else {
-				i = fConformance(b, next, fw.m, &f)
+				i = fastConformance(b, next, fw.m, &f)
 			}
 		} else {
 			switch string(b[col:i]) {
 			case "if":
-				i = fCond(b, next, &f)
+				i = fastCond(b, next, &f)
 			case "goto":
 				f.ins.Op = core.JMP | core.JA
-				i = fTarget(b, next, fixJump, &f)
+				i = fastTarget(b, next, fixJump, &f)
 			default:
 				return -1
 			}
@@ -201,80 +147,77 @@ func statementEnd(b []byte, i int, atEnd bool) int {
 	return i
 }
 
-// fConformance scans the operands of mnemonic m (conformance).
-func fConformance(b []byte, i int, m mnemonic, f *fastInsn) int {
+// fastConformance scans the operands of mnemonic m (conformance).
+func fastConformance(b []byte, i int, m mnemonic, f *fastInsn) int {
 	ins := &f.ins
 	*ins = core.Insn{Op: m.op, Off: m.off, Imm: m.imm}
 	switch m.kind {
 	case mALU:
-		ins.Dst, _, i = fReg(b, i, regR)
-		return fRegOrImm(b, fComma(b, i), regR, ins)
+		ins.Dst, _, i = scanReg(b, i, regR)
+		return scanRegOrImm(b, scanComma(b, i), regR, ins)
 	case mNeg, mEndian:
-		ins.Dst, _, i = fReg(b, i, regR)
+		ins.Dst, _, i = scanReg(b, i, regR)
 		return i
 	case mMovsx:
-		ins.Dst, _, i = fReg(b, i, regR)
-		ins.Src, _, i = fReg(b, fComma(b, i), regR)
+		ins.Dst, _, i = scanReg(b, i, regR)
+		ins.Src, _, i = scanReg(b, scanComma(b, i), regR)
 		return i
 	case mLddw:
-		ins.Dst, _, i = fReg(b, i, regR)
-		v, end, ok := scanImm64(b, skipBlanks(b, fComma(b, i)))
-		if !ok {
-			return -1
-		}
-		f.kind, f.imm64 = fastLdImm64, v
-		return end
+		ins.Dst, _, i = scanReg(b, i, regR)
+		f.kind = fastLdImm64
+		f.imm64, i = scanImm64(b, scanComma(b, i))
+		return i
 	case mLdx:
-		ins.Dst, _, i = fReg(b, i, regR)
-		ins.Src, ins.Off, i = fMemConformance(b, fComma(b, i))
+		ins.Dst, _, i = scanReg(b, i, regR)
+		ins.Src, ins.Off, i = scanMemConformance(b, scanComma(b, i))
 		return i
 	case mSt:
-		ins.Dst, ins.Off, i = fMemConformance(b, i)
-		ins.Imm, i = fImm32(b, fComma(b, i))
+		ins.Dst, ins.Off, i = scanMemConformance(b, i)
+		ins.Imm, i = scanImm32(b, scanComma(b, i))
 		return i
 	case mStx:
-		ins.Dst, ins.Off, i = fMemConformance(b, i)
-		ins.Src, _, i = fReg(b, fComma(b, i), regR)
+		ins.Dst, ins.Off, i = scanMemConformance(b, i)
+		ins.Src, _, i = scanReg(b, scanComma(b, i), regR)
 		return i
 	case mLdAbs:
-		ins.Imm, i = fImm32(b, i)
+		ins.Imm, i = scanImm32(b, i)
 		return i
 	case mLdInd:
-		ins.Src, _, i = fReg(b, i, regR)
-		ins.Imm, i = fImm32(b, fComma(b, i))
+		ins.Src, _, i = scanReg(b, i, regR)
+		ins.Imm, i = scanImm32(b, scanComma(b, i))
 		return i
 	case mJa, mJa32:
 		kind := uint8(fixJump)
 		if m.kind == mJa32 {
 			kind = fixJumpImm
 		}
-		return fTarget(b, i, kind, f)
+		return fastTarget(b, i, kind, f)
 	case mJcc:
-		ins.Dst, _, i = fReg(b, i, regR)
-		i = fRegOrImm(b, fComma(b, i), regR, ins)
-		return fTarget(b, fComma(b, i), fixJump, f)
+		ins.Dst, _, i = scanReg(b, i, regR)
+		i = scanRegOrImm(b, scanComma(b, i), regR, ins)
+		return fastTarget(b, scanComma(b, i), fixJump, f)
 	case mExit:
 		f.kind = fastExit
 		return i
 	case mCall:
-		return fCall(b, i, f)
+		return fastCall(b, i, f)
 	case mLock:
-		if i < len(b) && b[i] == '*' {
-			return fLock(b, i+1, ins)
+		if uint(i) < uint(len(b)) && b[i] == '*' {
+			return fastLock(b, i+1, ins)
 		}
 	}
 	return -1
 }
 
-// fCall scans "call N" (a helper id) and "call name" (a label, else a
+// fastCall scans "call N" (a helper id) and "call name" (a label, else a
 // helper name), callConformance's and callPseudoC's common forms.
-func fCall(b []byte, i int, f *fastInsn) int {
+func fastCall(b []byte, i int, f *fastInsn) int {
 	f.ins = core.Insn{Op: core.JMP | core.Call}
-	if i >= len(b) {
+	if uint(i) >= uint(len(b)) {
 		return -1
 	}
 	if c := b[i]; isDigit(c) || c == '+' || c == '-' {
-		f.ins.Imm, i = fImm32(b, i)
+		f.ins.Imm, i = scanImm32(b, i)
 		return i
 	}
 	start := i
@@ -290,9 +233,9 @@ func fCall(b []byte, i int, f *fastInsn) int {
 	return i
 }
 
-// fAssign scans what follows the register of a pseudo-C assignment
+// fastAssign scans what follows the register of a pseudo-C assignment
 // (assign): "op= src", "= src", "= N ll", "= *(size *)(rS +off)".
-func fAssign(b []byte, i int, dst core.Reg, kind byte, f *fastInsn) int {
+func fastAssign(b []byte, i int, dst core.Reg, kind byte, f *fastInsn) int {
 	cls := uint8(core.ALU64)
 	if kind == regW {
 		cls = core.ALU
@@ -306,14 +249,14 @@ func fAssign(b []byte, i int, dst core.Reg, kind byte, f *fastInsn) int {
 	ins := &f.ins
 	*ins = core.Insn{Op: cls | o.op, Dst: dst, Off: o.off}
 	if o.op != core.Mov {
-		return fRegOrImm(b, i, kind, ins)
+		return scanRegOrImm(b, i, kind, ins)
 	}
-	if i = skipBlanks(b, i); i >= len(b) {
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) {
 		return -1
 	}
 	switch c := b[i]; {
 	case c == '*':
-		size, signed, r, off, end := fLoadStore(b, i+1)
+		size, signed, r, off, end := scanCastMem(b, i+1)
 		if end < 0 || kind == regW && (size == core.DW || signed) {
 			return -1
 		}
@@ -324,12 +267,12 @@ func fAssign(b []byte, i int, dst core.Reg, kind byte, f *fastInsn) int {
 		*ins = core.Insn{Op: core.LDX | mode | size, Dst: dst, Src: r, Off: off}
 		return end
 	case c == 'a':
-		return fAtomic(b, i, dst, ins)
+		return fastAtomic(b, i, dst, ins)
 	case c == '%' || c >= 'b' && c <= 'z' || c >= 'A' && c <= 'Z':
 		// A register of the destination's kind; any other word is left
 		// to assignWord.
 		ins.Op |= core.X
-		ins.Src, _, i = fReg(b, i, kind)
+		ins.Src, _, i = scanReg(b, i, kind)
 		return i
 	case isDigit(c) || (c == '-' || c == '+') && i+1 < len(b) && (isDigit(b[i+1]) || isBlank(b[i+1])):
 		neg, hex, mag, end, ok, big := scanNumber(b, i)
@@ -355,11 +298,11 @@ func fAssign(b []byte, i int, dst core.Reg, kind byte, f *fastInsn) int {
 	return -1
 }
 
-// fAtomic scans the fetching atomics as disasm.c prints them, after
+// fastAtomic scans the fetching atomics as disasm.c prints them, after
 // "rD = ": "atomic64_fetch_add((u64 *)(rS +off), rD)", "atomic_xchg((u32
 // *)(...), wD)", "atomic64_cmpxchg((u64 *)(...), r0, rN)" (atomicCall;
 // LLVM's xchg_64 family is left to it).
-func fAtomic(b []byte, i int, dst core.Reg, ins *core.Insn) int {
+func fastAtomic(b []byte, i int, dst core.Reg, ins *core.Insn) int {
 	start := i
 	i = identEnd(b, i)
 	name := b[start:i]
@@ -389,42 +332,42 @@ func fAtomic(b []byte, i int, dst core.Reg, ins *core.Insn) int {
 	default:
 		return -1
 	}
-	if i = skipBlanks(b, i); i >= len(b) || b[i] != '(' {
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) || b[i] != '(' {
 		return -1
 	}
-	s, signed, r, off, i := fLoadStore(b, i+1)
+	s, signed, r, off, i := scanCastMem(b, i+1)
 	if i < 0 || signed || s != core.W && s != core.DW || size == core.DW && s != core.DW {
 		return -1
 	}
 	*ins = core.Insn{Op: core.STX | core.ATOMIC | s, Dst: r, Off: off, Imm: imm}
-	i = fComma(b, i)
+	i = scanComma(b, i)
 	if imm == core.AtomicCmpXchg {
 		var r0 core.Reg
-		if r0, _, i = fReg(b, i, 0); r0 != core.R0 || dst != core.R0 {
+		if r0, _, i = scanReg(b, i, 0); r0 != core.R0 || dst != core.R0 {
 			return -1
 		}
-		i = fComma(b, i)
+		i = scanComma(b, i)
 	}
-	if ins.Src, _, i = fReg(b, i, 0); imm != core.AtomicCmpXchg && ins.Src != dst {
+	if ins.Src, _, i = scanReg(b, i, 0); imm != core.AtomicCmpXchg && ins.Src != dst {
 		return -1
 	}
-	if i = skipBlanks(b, i); i < 0 || i >= len(b) || b[i] != ')' {
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) || b[i] != ')' {
 		return -1
 	}
 	return i + 1
 }
 
-// fStore scans what follows the '*' of "*(size *)(rD +off) = src" (store).
-func fStore(b []byte, i int, ins *core.Insn) int {
-	size, signed, dst, off, i := fLoadStore(b, i)
+// fastStore scans what follows the '*' of "*(size *)(rD +off) = src" (store).
+func fastStore(b []byte, i int, ins *core.Insn) int {
+	size, signed, dst, off, i := scanCastMem(b, i)
 	if i < 0 || signed {
 		return -1
 	}
-	if i = skipBlanks(b, i); i >= len(b) || b[i] != '=' {
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) || b[i] != '=' {
 		return -1
 	}
 	i = skipBlanks(b, i+1)
-	if r, kind, end, ok := scanReg(b, i, 0); ok {
+	if r, kind, end := scanReg(b, i, 0); end >= 0 {
 		if kind == regW && size == core.DW {
 			return -1
 		}
@@ -432,13 +375,13 @@ func fStore(b []byte, i int, ins *core.Insn) int {
 		return end
 	}
 	*ins = core.Insn{Op: core.ST | core.MEM | size, Dst: dst, Off: off}
-	ins.Imm, i = fImm32(b, i)
+	ins.Imm, i = scanImm32(b, i)
 	return i
 }
 
-// fLock scans what follows "lock *" (lockPseudoC).
-func fLock(b []byte, i int, ins *core.Insn) int {
-	size, signed, dst, off, i := fLoadStore(b, i)
+// fastLock scans what follows "lock *" (lockPseudoC).
+func fastLock(b []byte, i int, ins *core.Insn) int {
+	size, signed, dst, off, i := scanCastMem(b, i)
 	if i < 0 || signed || size != core.W && size != core.DW {
 		return -1
 	}
@@ -458,13 +401,13 @@ func fLock(b []byte, i int, ins *core.Insn) int {
 	default:
 		return -1
 	}
-	ins.Src, _, i = fReg(b, i+2, 0)
+	ins.Src, _, i = scanReg(b, i+2, 0)
 	return i
 }
 
-// fCond scans what follows "if" (cond).
-func fCond(b []byte, i int, f *fastInsn) int {
-	dst, kind, i := fReg(b, i, 0)
+// fastCond scans what follows "if" (cond).
+func fastCond(b []byte, i int, f *fastInsn) int {
+	dst, kind, i := scanReg(b, i, 0)
 	if i < 0 || kind == regPercent {
 		return -1
 	}
@@ -478,9 +421,9 @@ func fCond(b []byte, i int, f *fastInsn) int {
 		return -1
 	}
 	f.ins = core.Insn{Op: cls | o.op, Dst: dst}
-	i = fRegOrImm(b, i+len(o.text), kind, &f.ins)
+	i = scanRegOrImm(b, i+len(o.text), kind, &f.ins)
 	if i = skipBlanks(b, i); !hasPrefixAt(b, i, "goto") || i+4 < len(b) && identByte[b[i+4]] {
 		return -1
 	}
-	return fTarget(b, i+4, fixJump, f)
+	return fastTarget(b, i+4, fixJump, f)
 }

@@ -266,17 +266,26 @@ func (p *parser) regToken() []byte {
 // kind want accepts; otherwise it consumes nothing and reg takes the
 // general path, which then reads the same token.
 func (p *parser) regFast(want byte) (core.Reg, byte, bool) {
-	r, kind, end, ok := scanReg(p.buf, p.i, want)
-	if ok {
-		p.i = end
+	r, kind, end := scanReg(p.buf, p.i, want)
+	if end < 0 {
+		return 0, 0, false
 	}
-	return r, kind, ok
+	p.i = end
+	return r, kind, true
 }
 
-// scanReg is regFast on b from i, returning the index after the register.
-func scanReg(b []byte, i int, want byte) (r core.Reg, kind byte, end int, ok bool) {
+// The scanners below are pure: they take the statement b and an index, skip
+// blanks, and return the index after what they scanned, -1 if it is not
+// there. A negative index passes through, so a chain of scans checks once
+// at its end, and the cursor stays in a register. (They compare
+// uint(i) < uint(len(b)), which also proves i >= 0 and spares the bounds
+// check of b[i].)
+
+// scanReg scans a register as regFast does.
+func scanReg(b []byte, i int, want byte) (r core.Reg, kind byte, end int) {
+	i = skipBlanks(b, i)
 	if uint(i) >= uint(len(b)) || i+1 >= len(b) {
-		return 0, 0, 0, false
+		return 0, 0, -1
 	}
 	kind = b[i]
 	switch kind {
@@ -284,14 +293,14 @@ func scanReg(b []byte, i int, want byte) (r core.Reg, kind byte, end int, ok boo
 	case regPercent:
 		i++
 		if b[i] != 'r' {
-			return 0, 0, 0, false
+			return 0, 0, -1
 		}
 	default:
-		return 0, 0, 0, false
+		return 0, 0, -1
 	}
 	i++
 	if uint(i) >= uint(len(b)) || !isDigit(b[i]) {
-		return 0, 0, 0, false
+		return 0, 0, -1
 	}
 	r = core.Reg(b[i] - '0')
 	i++
@@ -299,16 +308,40 @@ func scanReg(b []byte, i int, want byte) (r core.Reg, kind byte, end int, ok boo
 		r, i = core.R10, i+1
 	}
 	if uint(i) < uint(len(b)) && identByte[b[i]] || want != 0 && kind != want && !(want == regR && kind == regPercent) {
-		return 0, 0, 0, false
+		return 0, 0, -1
 	}
-	return r, kind, i, true
+	return r, kind, i
+}
+
+// scanComma scans the comma between two operands.
+func scanComma(b []byte, i int) int {
+	if i = skipBlanks(b, i); uint(i) < uint(len(b)) && b[i] == ',' {
+		return i + 1
+	}
+	return -1
+}
+
+// scanRegOrImm is regOrImm: a register (of a kind kind accepts) sets
+// the X bit.
+func scanRegOrImm(b []byte, i int, kind byte, ins *core.Insn) int {
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) {
+		return -1
+	}
+	if c := b[i]; c == '%' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+		r, _, end := scanReg(b, i, kind)
+		ins.Op |= core.X
+		ins.Src = r
+		return end
+	}
+	v, end := scanImm32(b, i)
+	ins.Imm = v
+	return end
 }
 
 // isRegNext reports whether a register follows, without consuming it.
 func (p *parser) isRegNext() bool {
-	p.skipSpace()
-	_, _, _, ok := scanReg(p.buf, p.i, 0)
-	return ok
+	_, _, end := scanReg(p.buf, p.i, 0)
+	return end >= 0
 }
 
 // reg scans a register; want is 0 (any spelling) or the kind required.
@@ -357,10 +390,11 @@ func (p *parser) number() (neg, hex bool, mag uint64, ok bool) {
 	return neg, hex, mag, true
 }
 
-// scanNumber is number on b from i: ok is false when no number starts
-// there, big when it does not fit 64 bits; end is the index after it.
+// scanNumber is number on b from i (blanks skipped): ok is false when no
+// number starts there, big when it does not fit 64 bits; end is the index
+// after it.
 func scanNumber(b []byte, i int) (neg, hex bool, mag uint64, end int, ok, big bool) {
-	if uint(i) >= uint(len(b)) {
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) {
 		return false, false, 0, 0, false, false
 	}
 	if c := b[i]; c == '-' || c == '+' {
@@ -492,6 +526,38 @@ func (p *parser) off16() int16 {
 	return 0
 }
 
+// scanImm32 scans an immediate by imm32's rules.
+func scanImm32(b []byte, i int) (int32, int) {
+	neg, hex, mag, end, ok, big := scanNumber(b, i)
+	v, fits := imm32Of(neg, hex, mag)
+	if !ok || big || !fits {
+		return 0, -1
+	}
+	return v, end
+}
+
+// scanOff16 scans an offset by off16's rules.
+func scanOff16(b []byte, i int) (int16, int) {
+	neg, hex, mag, end, ok, big := scanNumber(b, i)
+	v, fits := off16Of(neg, hex, mag)
+	if !ok || big || !fits {
+		return 0, -1
+	}
+	return v, end
+}
+
+// scanImm64 scans the constant of an ld_imm64 by imm64's rules.
+func scanImm64(b []byte, i int) (uint64, int) {
+	neg, _, mag, end, ok, big := scanNumber(b, i)
+	if !ok || big || neg && mag > 1<<63 {
+		return 0, -1
+	}
+	if neg {
+		mag = -mag
+	}
+	return mag, end
+}
+
 func off16Of(neg, hex bool, mag uint64) (int16, bool) {
 	switch {
 	case neg && mag <= 1<<15:
@@ -545,7 +611,7 @@ func (p *parser) regOrImm(ins *core.Insn, kind byte) {
 		ins.Src, _ = p.reg(kind)
 		return
 	}
-	if v, end, ok := scanImm32(p.buf, p.i); ok {
+	if v, end := scanImm32(p.buf, p.i); end >= 0 {
 		ins.Imm, p.i = v, end
 		return
 	}

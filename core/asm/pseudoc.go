@@ -183,8 +183,8 @@ func (p *parser) target(slot int, kind uint8, ins *core.Insn, call bool) {
 // targetFast is target for "+N", "-N" and a plain label.
 func (p *parser) targetFast(slot int, kind uint8, ins *core.Insn) bool {
 	b := p.buf
-	t, end, ok := scanTarget(b, p.i, kind)
-	if !ok {
+	t, end := scanTarget(b, p.i, kind)
+	if end < 0 {
 		return false
 	}
 	if !t.isLabel() {
@@ -224,30 +224,30 @@ func (t *jumpTarget) apply(ins *core.Insn) {
 	}
 }
 
-// scanTarget is target on b from i for "+N", "-N" and a plain label
-// followed by the statement's end or a blank.
-func scanTarget(b []byte, i int, kind uint8) (t jumpTarget, end int, ok bool) {
+// scanTarget scans, as target does, "+N", "-N" and a plain label followed
+// by the statement's end, a blank or a '\n'.
+func scanTarget(b []byte, i int, kind uint8) (t jumpTarget, end int) {
 	t.kind = kind
-	if i < 0 || i >= len(b) {
-		return t, 0, false
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) {
+		return t, -1
 	}
 	switch c := b[i]; {
 	case c == '+' || c == '-':
 		if kind == fixJump {
-			t.off, end, ok = scanOff16(b, i)
+			t.off, end = scanOff16(b, i)
 		} else {
-			t.imm, end, ok = scanImm32(b, i)
+			t.imm, end = scanImm32(b, i)
 		}
-		return t, end, ok
+		return t, end
 	case identByte[c] && !isDigit(c) && !(c == 'p' && i+2 < len(b) && b[i+1] == 'c' && (b[i+2] == '+' || b[i+2] == '-')):
 		end = identEnd(b, i)
 		if end < len(b) && !isBlank(b[end]) && b[end] != '\n' {
-			return t, 0, false // "l0_%=", "name<...>"
+			return t, -1 // "l0_%=", "name<...>"
 		}
 		t.start, t.end = int32(i), int32(end)
-		return t, end, true
+		return t, end
 	}
-	return t, 0, false
+	return t, -1
 }
 
 // assign parses the statements that start with a register: "rD op= src",
@@ -444,7 +444,7 @@ func (p *parser) ldImm64(col int, dst core.Reg, ll bool) {
 
 // cast scans "(u32 *)" and returns the size and whether it is signed.
 func (p *parser) cast() (size uint8, signed bool) {
-	if size, signed, end, ok := scanCast(p.buf, p.i); ok {
+	if size, signed, end := scanCast(p.buf, p.i); end >= 0 {
 		p.i = end
 		return size, signed
 	}
@@ -478,15 +478,13 @@ func (p *parser) cast() (size uint8, signed bool) {
 	return size, signed
 }
 
-// scanCast is cast on b from i when the cast is well formed.
-func scanCast(b []byte, i int) (size uint8, signed bool, end int, ok bool) {
-	i = skipBlanks(b, i)
-	if i >= len(b) || b[i] != '(' {
-		return 0, false, 0, false
+// scanCast scans a cast as cast does.
+func scanCast(b []byte, i int) (size uint8, signed bool, end int) {
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) || b[i] != '(' {
+		return 0, false, -1
 	}
-	i = skipBlanks(b, i+1)
-	w := i
-	i = identEnd(b, i)
+	w := skipBlanks(b, i+1)
+	i = identEnd(b, w)
 	switch string(b[w:i]) {
 	case "u8":
 		size = core.B
@@ -503,20 +501,15 @@ func scanCast(b []byte, i int) (size uint8, signed bool, end int, ok bool) {
 	case "s32":
 		size, signed = core.W, true
 	default:
-		return 0, false, 0, false
+		return 0, false, -1
 	}
-	if i < len(b) && b[i] == '%' {
-		return 0, false, 0, false // "u8_%=..." is no size
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) || b[i] != '*' {
+		return 0, false, -1 // "u8_%=" is no size either
 	}
-	i = skipBlanks(b, i)
-	if i >= len(b) || b[i] != '*' {
-		return 0, false, 0, false
+	if i = skipBlanks(b, i+1); uint(i) >= uint(len(b)) || b[i] != ')' {
+		return 0, false, -1
 	}
-	i = skipBlanks(b, i+1)
-	if i >= len(b) || b[i] != ')' {
-		return 0, false, 0, false
-	}
-	return size, signed, i + 1, true
+	return size, signed, i + 1
 }
 
 // addr scans "rN +off", "rN - off" or "rN" (a w register is accepted too,
@@ -532,7 +525,7 @@ func (p *parser) addr() (core.Reg, int16) {
 
 // mem scans "(rN +off)".
 func (p *parser) mem() (core.Reg, int16) {
-	if r, off, end, ok := scanMem(p.buf, p.i); ok {
+	if r, off, end := scanMem(p.buf, p.i); end >= 0 {
 		p.i = end
 		return r, off
 	}
@@ -544,25 +537,22 @@ func (p *parser) mem() (core.Reg, int16) {
 	return r, off
 }
 
-// scanMem is mem on b from i when the operand is well formed.
-func scanMem(b []byte, i int) (r core.Reg, off int16, end int, ok bool) {
-	i = skipBlanks(b, i)
-	if i >= len(b) || b[i] != '(' {
-		return 0, 0, 0, false
+// scanMem scans "(rN +off)" as mem does.
+func scanMem(b []byte, i int) (r core.Reg, off int16, end int) {
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) || b[i] != '(' {
+		return 0, 0, -1
 	}
-	if r, _, i, ok = scanReg(b, skipBlanks(b, i+1), 0); !ok {
-		return 0, 0, 0, false
+	if r, _, i = scanReg(b, i+1, 0); i < 0 {
+		return 0, 0, -1
 	}
-	if i = skipBlanks(b, i); i < len(b) && (b[i] == '+' || b[i] == '-') {
-		if off, i, ok = scanOff16(b, i); !ok {
-			return 0, 0, 0, false
-		}
+	if i = skipBlanks(b, i); uint(i) < uint(len(b)) && (b[i] == '+' || b[i] == '-') {
+		off, i = scanOff16(b, i)
 		i = skipBlanks(b, i)
 	}
-	if i >= len(b) || b[i] != ')' {
-		return 0, 0, 0, false
+	if uint(i) >= uint(len(b)) || b[i] != ')' {
+		return 0, 0, -1
 	}
-	return r, off, i + 1, true
+	return r, off, i + 1
 }
 
 // load parses what follows "rD = *": "(u32 *)(rS +off)", "(s8 *)(...)",
