@@ -140,6 +140,18 @@ func (ctx *jitCtx) emitJump(i int, ins *core.Insn) error {
 	if ctx.image == nil {
 		s := ctx.c.scratch
 		s.patch = append(s.patch, patch{slot: int32(i), target: int32(t), kind: kind, cond: c})
+		// The sizing pass's branch is aimed with offsets not yet known,
+		// and replayBody aims it again over whatever is recorded here:
+		// only check_imm's verdict and the length count now.
+		if kind == patchBranch26 {
+			if err := ctx.checkImm(i, 26, jo); err != nil {
+				return err
+			}
+		} else if err := ctx.checkImm(i, 19, jo); err != nil {
+			return err
+		}
+		ctx.idx++
+		return nil
 	}
 	if kind == patchBranch26 {
 		if err := ctx.checkImm(i, 26, jo); err != nil {
