@@ -255,6 +255,7 @@ func (p *parser) run() {
 	hashComment := false
 	for off := 0; off <= len(src) && p.err == nil; line++ {
 		if special < off {
+			// A cursor passed: find the next of its byte.
 			if hash < off {
 				hash = nextByte(src, '#', off)
 			}
@@ -268,20 +269,17 @@ func (p *parser) run() {
 			hashComment = special < len(src) && src[special] == '#' &&
 				(special == 0 || isBlank(src[special-1]) || src[special-1] == ',' || src[special-1] == '\n')
 		}
-		p.lineNo, p.lineOff = line, off
 		if fastPath && !p.inBlock {
-			if n := p.fastStatement(src[off:special], 0, hashComment || special == len(src)); n >= 0 {
-				end := off + n
-				if end == special && end < len(src) {
-					end = nextByte(src, '\n', end)
-				}
-				if end == len(src) {
-					break
-				}
-				off = end + 1
+			var done bool
+			if off, line, done = p.fastLines(src, off, special, line, hashComment || special == len(src)); done || p.err != nil {
+				break
+			}
+			if special < off {
+				line-- // the loop counts it again
 				continue
 			}
 		}
+		p.lineNo, p.lineOff = line, off
 		end := len(src)
 		if nl := bytes.IndexByte(src[off:], '\n'); nl >= 0 {
 			end = off + nl
@@ -374,7 +372,7 @@ func (p *parser) parseLine(l []byte) {
 			end += start
 		}
 		p.buf, p.i = b[:end], start
-		if !fastPath || p.fastStatement(p.buf, p.i, true) < 0 {
+		if !fastPath || p.fastStatement(p.buf, 0, p.i, true) < 0 {
 			p.statement()
 		}
 		start = end + 1

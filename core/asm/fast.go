@@ -51,33 +51,57 @@ const (
 	fastExit
 )
 
+// fastLines assembles the lines of src from off with the fast path, up
+// to the first it cannot take or the limit lim (the next '#', '/' or ';':
+// a statement may end there if atEnd), and returns where it stopped and
+// the line number there; done when it reached the end of src.
+func (p *parser) fastLines(src []byte, off, lim, line int, atEnd bool) (next, nextLine int, done bool) {
+	b := src[:lim]
+	for off <= lim && p.err == nil {
+		p.lineNo, p.lineOff = line, off
+		end := p.fastStatement(b, off, off, atEnd)
+		if end < 0 {
+			break
+		}
+		if end == lim && lim < len(src) {
+			end = nextByte(src, '\n', end) // a '#' comment ends the line
+		}
+		if end == len(src) {
+			return end, line, true
+		}
+		off, line = end+1, line+1
+	}
+	return off, line, false
+}
+
 // fastStatement assembles the statement at b[i:] if the fast path knows
-// its shape. The statement ends at a '\n' in b or, if atEnd, at the end of
-// b; fastStatement returns that index, -1 if it did nothing. An empty line
-// is a statement that emits nothing.
-func (p *parser) fastStatement(b []byte, i int, atEnd bool) int {
+// its shape; b[base:] is the line. The statement ends at a '\n' in b or,
+// if atEnd, at the end of b; fastStatement returns that index, -1 if it
+// did nothing. An empty line is a statement that emits nothing.
+func (p *parser) fastStatement(b []byte, base, i int, atEnd bool) int {
 	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) || b[i] == '\n' {
 		return statementEnd(b, i, atEnd)
 	}
-	col := i
+	start := i
+	col := i - base
 	var f fastInsn
 	if b[i] == '*' {
 		i = fastStore(b, i+1, &f.ins)
 	} else {
 		var fw *firstWord
-		if key, n := firstWordKey(b, col); n > 0 {
+		if key, n := firstWordKey(b, start); n > 0 {
 			fw = lookupFirstKey(key, n)
 			i += n
 		}
 		if fw == nil {
-			i = identEnd(b, col)
-			if i == col || isDigit(b[col]) || i < len(b) && b[i] == '%' {
+			i = identEnd(b, start)
+			if i == start || isDigit(b[start]) || i < len(b) && b[i] == '%' {
 				return -1 // "l0_%=" is no first word
 			}
 		}
 		next := skipBlanks(b, i)
 		if next < len(b) && b[next] == ':' {
-			return p.fastLabel(b, col, i, next+1, atEnd)
+			return p.fastLabel(b, base, start, i, next+1, atEnd)
 		}
 		if fw != nil {
 			if fw.m.kind == 0 {
@@ -86,7 +110,7 @@ func (p *parser) fastStatement(b []byte, i int, atEnd bool) int {
 				i = fastConformance(b, next, fw.m, &f)
 			}
 		} else {
-			switch string(b[col:i]) {
+			switch string(b[start:i]) {
 			case "if":
 				i = fastCond(b, next, &f)
 			case "goto":
@@ -107,7 +131,7 @@ func (p *parser) fastStatement(b []byte, i int, atEnd bool) int {
 		p.emitLdImm64(col, f.ins.Dst, 0, f.imm64)
 	case f.kind == fastJump:
 		if f.target.isLabel() {
-			p.addFixup(f.target.kind, p.slot(), int(f.target.start), int(f.target.end))
+			p.addFixup(f.target.kind, p.slot(), int(f.target.start)-base, int(f.target.end)-base)
 		} else {
 			f.target.apply(&f.ins)
 		}
@@ -118,14 +142,14 @@ func (p *parser) fastStatement(b []byte, i int, atEnd bool) int {
 	return i
 }
 
-// fastLabel defines the label b[col:end] of a line that holds nothing
+// fastLabel defines the label b[start:end] of a line (b[base:]) that holds nothing
 // else (after rest), as the general parser would.
-func (p *parser) fastLabel(b []byte, col, end, rest int, atEnd bool) int {
+func (p *parser) fastLabel(b []byte, base, start, end, rest int, atEnd bool) int {
 	if rest = statementEnd(b, rest, atEnd); rest < 0 {
 		return -1
 	}
-	p.buf = b // defineLabel finds the name's offset in src from p.buf
-	p.defineLabel(col, b[col:end], false)
+	p.buf = b[base:] // defineLabel finds the name's offset in src from p.buf
+	p.defineLabel(start-base, b[start:end], false)
 	return rest
 }
 
