@@ -23,7 +23,7 @@ func (ctx *jitCtx) emitCallInsn(i int, ins *core.Insn) error {
 	case core.CallHelper:
 		h := ctx.c.opts.HelperAddr
 		if h == nil {
-			return ctx.errorf(i, "%s: no helper addresses (jit.Options.HelperAddr)", ctx.what(i))
+			return ctx.noHelpers(i)
 		}
 		target = h(ins.Imm)
 	case core.PseudoCall:
@@ -50,6 +50,13 @@ func (ctx *jitCtx) emitCallInsn(i int, ins *core.Insn) error {
 	}
 	ctx.emit(mov(true, bpf2a64[core.R0], x0))
 	return nil
+}
+
+// noHelpers is the error for a helper call without jit.Options.HelperAddr.
+//
+//go:noinline
+func (ctx *jitCtx) noHelpers(i int) error {
+	return ctx.errorf(i, "%s: no helper addresses (jit.Options.HelperAddr)", ctx.what(i))
 }
 
 // callSite is a call as the passes after the first see it: its slot, its
@@ -109,7 +116,7 @@ func (ctx *jitCtx) emitCall(i int, target uint64) error {
 	if target != 0 && target>>48 != 0xffff {
 		// emit_addr_mov_i64 builds the top 16 bits with MOVN, so only
 		// kernel addresses survive it.
-		return ctx.errorf(i, "%s: call target %#x is not a kernel address (top 16 bits must be ones)", ctx.what(i), target)
+		return ctx.targetError(i, target)
 	}
 	if ctx.shouldEmitIndirectCall(target) {
 		ctx.emitAddrMovI64(tmp1, target)
@@ -124,6 +131,14 @@ func (ctx *jitCtx) emitCall(i int, target uint64) error {
 	}
 	ctx.emit(w)
 	return nil
+}
+
+// targetError is emitCall's error, out of line so that emitCall keeps
+// nothing across a call on its way.
+//
+//go:noinline
+func (ctx *jitCtx) targetError(i int, target uint64) error {
+	return ctx.errorf(i, "%s: call target %#x is not a kernel address (top 16 bits must be ones)", ctx.what(i), target)
 }
 
 // shouldEmitIndirectCall is should_emit_indirect_call.
@@ -174,7 +189,7 @@ func (ctx *jitCtx) helperStride(i int) error {
 	}
 	h := c.opts.HelperAddr
 	if h == nil {
-		return ctx.errorf(i, "%s: no helper addresses (jit.Options.HelperAddr)", ctx.what(i))
+		return ctx.noHelpers(i)
 	}
 	base := h(0)
 	stride := h(1) - base

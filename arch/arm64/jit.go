@@ -695,9 +695,9 @@ func (ctx *jitCtx) buildBody() error {
 						continue
 					}
 				}
-				// So are the shifts by a constant, and moves of one that
-				// one MOVZ or MOVN makes: emitALU's code for them, without
-				// the call.
+				// So are the shifts by a constant, and the moves and
+				// additions of one that a MOVZ, MOVN, ADD or SUB takes:
+				// emitALU's code for them, without the call.
 				is64, dst := c == core.ALU64, bpf2a64[ins.Dst&15]
 				switch ins.Op &^ 7 {
 				case core.Lsh | core.K:
@@ -717,6 +717,15 @@ func (ctx *jitCtx) buildBody() error {
 						continue
 					case 0xffff:
 						ctx.emit(movn(is64, dst, ^v&0xffff, 0))
+						continue
+					}
+				case core.Add | core.K:
+					// emit_a64_add_i's one-instruction cases.
+					if v := uint32(ins.Imm); isAddSubImm(v) {
+						ctx.emit(addImm(is64, dst, dst, int(v)))
+						continue
+					} else if isAddSubImm(-v) {
+						ctx.emit(subImm(is64, dst, dst, int(-v)))
 						continue
 					}
 				}
