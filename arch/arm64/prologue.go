@@ -139,18 +139,26 @@ func regsAndFpbOffset(insns []core.Insn) (used uint32, fpbOffset int) {
 		ma, mb, mc, md := t[a.Dst]|t[a.Src], t[b.Dst]|t[b.Src], t[c.Dst]|t[c.Src], t[d.Dst]|t[d.Src]
 		used |= ma | mb | mc | md
 		if fpb && (ma|mb|mc|md)&(1<<core.R10) != 0 {
-			var stop bool
+			var stop, ok bool
 			if ma&(1<<core.R10) != 0 {
-				offset, stop = fpbSlot(a, offset)
+				if offset, ok = fpbStep(a, offset); !ok {
+					offset, stop = fpbSlot(a, offset)
+				}
 			}
 			if !stop && mb&(1<<core.R10) != 0 {
-				offset, stop = fpbSlot(b, offset)
+				if offset, ok = fpbStep(b, offset); !ok {
+					offset, stop = fpbSlot(b, offset)
+				}
 			}
 			if !stop && mc&(1<<core.R10) != 0 {
-				offset, stop = fpbSlot(c, offset)
+				if offset, ok = fpbStep(c, offset); !ok {
+					offset, stop = fpbSlot(c, offset)
+				}
 			}
 			if !stop && md&(1<<core.R10) != 0 {
-				offset, stop = fpbSlot(d, offset)
+				if offset, ok = fpbStep(d, offset); !ok {
+					offset, stop = fpbSlot(d, offset)
+				}
 			}
 			fpb = !stop
 		}
@@ -288,6 +296,17 @@ func findFpbOffset(insns []core.Insn) int {
 		}
 	}
 	return -offset &^ 7
+}
+
+// fpbStep is fpbSlot for its commonest cases, a store through r10 and a
+// load from it into another register, small enough to inline: ok is
+// false for any other slot, which fpbSlot must see.
+func fpbStep(ins *core.Insn, offset int) (_ int, ok bool) {
+	if ins.Op&0xe6 == core.ST|core.MEM && ins.Dst == core.R10 || // ST or STX MEM
+		ins.Op&0xe7 == core.LDX|core.MEM && ins.Src == core.R10 && ins.Dst != core.R10 {
+		return min(offset, int(ins.Off)), true
+	}
+	return offset, false
 }
 
 // fpbSlot is find_fpb_offset's loop body for one slot, given offset, the
