@@ -317,7 +317,7 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 	// A recording with a BRK in it (a branch the sizing pass aimed with
 	// zeroed offsets, or operands with no encoding) is no use: validate_code
 	// must find the BRK of the last pass, so that pass emits everything.
-	replay := ctx.brk < 0 && !ctx.overflow
+	replay := ctx.brk < 0 && !ctx.overflow && !fullPasses
 	ctx.overflow = false
 
 	// Pass 2: determine each instruction's position now that addresses
@@ -364,6 +364,11 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 	}
 	return nil
 }
+
+// fullPasses makes the write pass emit every slot again, as the kernel's
+// does, instead of replaying the sizing pass's recording. Tests set it to
+// check that the two give the same image.
+var fullPasses bool
 
 // breakBytes is AARCH64_BREAK_FAULT as it sits in memory.
 var breakBytes = binary.LittleEndian.AppendUint32(nil, breakFault)

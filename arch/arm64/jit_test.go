@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -491,4 +493,131 @@ func TestEntryFrameSize(t *testing.T) {
 			t.Errorf("%s: EntryFrameSize = %d, %d pushes before mov x25, sp; want %d", tc.name, img.EntryFrameSize, pushes, tc.want)
 		}
 	}
+}
+
+// TestReplayMatchesFullPasses: the write pass that copies the sizing
+// pass's code and emits again only the layout-dependent slots must give
+// the image the kernel's way gives, every slot emitted again, whatever
+// the layout does: calls that become BL (code at a base near the
+// helpers) or stay indirect, subprograms the extra pass reaches with BL,
+// callbacks, tail calls in both schemes, every conformance program.
+func TestReplayMatchesFullPasses(t *testing.T) {
+	progs := map[string]*core.Program{"bench": benchProgram(3000), "subprograms": replayTestProgram()}
+	files, err := filepath.Glob("../../../shared/bpf_conformance/tests/*.data")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no conformance files (%v)", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, ok := strings.Cut(string(b), "-- asm\n")
+		if !ok {
+			continue
+		}
+		src, _, _ := strings.Cut(rest, "\n-- ")
+		obj, err := asm.ParseOpts([]byte(src), asm.Options{File: filepath.Base(f), Helpers: core.HelpersConformance})
+		if err != nil {
+			continue
+		}
+		p := obj.Progs[0]
+		starts := []int{0}
+		for _, s := range p.Symbols {
+			if s.Func && s.Insn > 0 {
+				starts = append(starts, s.Insn)
+			}
+		}
+		starts = append(starts, len(p.Insns))
+		p.Funcs = nil
+		for k := 0; k+1 < len(starts); k++ {
+			p.Funcs = append(p.Funcs, core.Func{Start: starts[k], End: starts[k+1], StackDepth: 64})
+		}
+		progs[filepath.Base(f)] = p
+	}
+	var configs []jit.Options
+	for _, scheme := range []core.Scheme{core.Fixed, core.Legacy} {
+		// Default base: helpers out of BL range. Just above the helpers:
+		// every helper call a BL. Just below them: the first calls out of
+		// range, the later ones in.
+		for _, base := range []uint64{0, mem.Arm64HelperBase + 1<<16, mem.Arm64HelperBase - 128<<20 - 0x200} {
+			configs = append(configs, jit.Options{Scheme: scheme, Base: base, BTI: true, PAC: true, LSE: base == 0, HelperAddr: testHelperAddr})
+		}
+	}
+	compiled := 0
+	for name, p := range progs {
+		for _, opts := range configs {
+			img, err := Compile(p, opts)
+			fullPasses = true
+			want, wantErr := Compile(p, opts)
+			fullPasses = false
+			if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+				t.Fatalf("%s %+v: error %v, emitting every slot gives %v", name, opts, err, wantErr)
+			}
+			if err != nil {
+				continue
+			}
+			compiled++
+			if !slices.Equal(img.Code, want.Code) || !slices.Equal(img.InsnOffsets, want.InsnOffsets) || !slices.Equal(img.Funcs, want.Funcs) {
+				t.Fatalf("%s %+v: the image differs from the one emitting every slot gives", name, opts)
+			}
+		}
+	}
+	if compiled < 6*290 {
+		t.Errorf("only %d programs x configurations compiled", compiled)
+	}
+}
+
+// replayTestProgram is three functions calling each other and helpers,
+// taking each other's addresses as callbacks, with jumps across calls
+// and a tail call: what moves when calls change form.
+func replayTestProgram() *core.Program {
+	var insns []core.Insn
+	add := func(is ...core.Insn) { insns = append(insns, is...) }
+	call := func(target int) core.Insn {
+		return core.Insn{Op: core.JMP | core.Call, Src: core.PseudoCall, Imm: int32(target - len(insns) - 1)}
+	}
+	callback := func(dst core.Reg, target int) {
+		add(core.Insn{Op: core.LD | core.IMM | core.DW, Dst: dst, Src: core.PseudoFunc, Imm: int32(target - len(insns) - 1)}, core.Insn{})
+	}
+	const f1, f2 = 40, 70
+	// main: slots 0..39
+	add(core.Insn{Op: core.ALU64 | core.Mov | core.K, Dst: 6, Imm: 3})
+	for len(insns) < 36 {
+		add(core.Insn{Op: core.JMP | core.JEQ | core.K, Dst: 6, Imm: 0, Off: 5},
+			core.Insn{Op: core.JMP | core.Call, Imm: 1})
+		add(call(f1))
+		callback(2, f2)
+		add(core.Insn{Op: core.ALU64 | core.Sub | core.K, Dst: 6, Imm: 1},
+			core.Insn{Op: core.JMP | core.JA, Off: -8})
+	}
+	for len(insns) < f1-1 {
+		add(core.Insn{Op: core.ALU64 | core.Add | core.K, Dst: 0, Imm: 1})
+	}
+	add(core.Insn{Op: core.JMP | core.Exit})
+	// f1: slots 40..69
+	for len(insns) < f2-3 {
+		add(core.Insn{Op: core.JMP | core.Call, Imm: 2})
+		add(call(f2)) // call works out the offset from where the slot goes
+		add(core.Insn{Op: core.JMP | core.JGT | core.X, Dst: 0, Src: 1, Off: 1},
+			core.Insn{Op: core.JMP | core.TailCall})
+	}
+	for len(insns) < f2-1 {
+		add(core.Insn{Op: core.ALU64 | core.Mov | core.X, Dst: 0, Src: 1})
+	}
+	add(core.Insn{Op: core.JMP | core.Exit})
+	// f2: slots 70..99
+	for len(insns) < 97 {
+		callback(3, f1)
+		add(core.Insn{Op: core.JMP | core.Call, Imm: 3}, core.Insn{Op: core.JMP32 | core.JLT | core.K, Dst: 0, Imm: 7, Off: -4})
+	}
+	for len(insns) < 99 {
+		add(core.Insn{Op: core.ALU64 | core.Mov | core.K, Dst: 0, Imm: 0})
+	}
+	add(core.Insn{Op: core.JMP | core.Exit})
+	return &core.Program{Name: "replay", Insns: insns, Funcs: []core.Func{
+		{Name: "main", Start: 0, End: f1, StackDepth: 16},
+		{Name: "f1", Start: f1, End: f2, StackDepth: 32},
+		{Name: "f2", Start: f2, End: len(insns)},
+	}}
 }
