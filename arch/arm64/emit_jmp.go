@@ -27,7 +27,7 @@ func (ctx *jitCtx) bpf2a64Offset(i, t int) int {
 	return int(ctx.offset[t]) - (int(ctx.offset[i+1]) - 1)
 }
 
-// jumpOutside is emitBranch's error for a target outside the function,
+// jumpOutside is emitJump's error for a target outside the function,
 // out of line so that the check costs the branch little.
 func (ctx *jitCtx) jumpOutside(i, t int) error {
 	return ctx.errorf(i, "%s: jump to slot %d is outside its function (slots %d..%d)",

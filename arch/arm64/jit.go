@@ -314,9 +314,9 @@ func (ctx *jitCtx) jit(extraPass bool) error {
 		s.rec = s.rec[:cap(s.rec)]
 	}
 	ctx.image = c.code[4*ctx.start : 4*(ctx.start+ctx.alloc)]
-	// A recording with a BRK in it (a branch the sizing pass aimed with
-	// zeroed offsets, or operands with no encoding) is no use: validate_code
-	// must find the BRK of the last pass, so that pass emits everything.
+	// A recording with a BRK in it (operands with no encoding) is no use:
+	// validate_code must find the BRK of the last pass, so that pass
+	// emits everything. So is one that ran out of room.
 	replay := ctx.brk < 0 && !ctx.overflow && !fullPasses
 	ctx.overflow = false
 
@@ -433,7 +433,7 @@ func (ctx *jitCtx) replayBody(rec []byte) error {
 			continue
 		}
 		if p.kind != patchSlot {
-			// Only the branch word changes: aim it again (emitBranch's
+			// Only the branch word changes: aim it again (emitJump's
 			// check_imm and encoder, written out for the commonest patch).
 			idx := int(offset[i+1]) - 1
 			jo := ctx.epilogueOffset - idx
@@ -565,8 +565,8 @@ func (ctx *jitCtx) init() error {
 
 // emit is the kernel's emit(): write the word when this pass writes, and
 // always advance. The sizing pass records it instead (out is then the
-// recording, with room made before each slot; a word past its end only
-// costs the recording). Small enough to inline: no calls.
+// recording, with room made ahead of each run of slots; a word past its
+// end only costs the recording). Small enough to inline: no calls.
 func (ctx *jitCtx) emit(w uint32) {
 	// idx as uint32, never near 2^32, lets Go see that o+4 does not wrap
 	// and drop the slice's own bounds check; the store comes second so
