@@ -1,6 +1,7 @@
 package x86
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -428,25 +429,178 @@ func (c *compiler) firstPassEmit() (int, error) {
 	c.end()
 	fs.addrs[0] = c.proglen
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
-	size0 := c.size0[fs.start : fs.start+fs.n]
-	addrs := fs.addrs[:fs.n+1]
-	for k := range insns {
-		ins := &insns[k]
-		// begin, by hand: with its call to grow it is too big to inline.
-		if c.a.n+asmSize > len(c.a.b) {
-			c.grow()
+	// Sliced to len(insns) so that indexing by k needs no check.
+	size0 := c.size0[fs.start:][:len(insns)]
+	kind := c.kind[fs.start:][:len(insns)]
+	addrs := fs.addrs[:len(insns)+1]
+	// The loop writes at b[n:], b being the output from the function's
+	// first byte on, so that n is do_jit's proglen (c.a.n and c.proglen
+	// are synced around emitInsn only).
+	base := c.a.n - c.proglen
+	b, n := c.a.b[base:], c.proglen
+	// The inner loop emits the insns fastForms covers and makes no call,
+	// so that Go keeps its state in registers; it stops at the first
+	// insn it leaves to emitInsn, or when the buffer needs room (begin's
+	// check), and the outer loop does that one.
+	for k := 0; k < len(insns); k++ {
+		for lim := len(b) - asmSize; k < len(insns) && n <= lim; k++ {
+			ins := &insns[k]
+			var v uint64 // the insn's code, first byte lowest
+			m := -1      // and its length; -1: emitInsn emits it
+			f := fastForms[ins.Op]
+			d, s := bpf2x86[ins.Dst], bpf2x86[ins.Src]
+			switch f.form() {
+			case fastRR:
+				if ins.Off != 0 {
+					break
+				}
+				v, m = uint64(f.opc())|modRM(d, s)<<8, 2
+				if rex := f.rex() | rexRM(d) | rexR(s); rex != 0x40 {
+					v, m = v<<8|uint64(rex), 3
+				}
+			case fastMovX64:
+				if ins.Off != 0 {
+					break
+				}
+				v, m = uint64(f.rex()|rexRM(d)|rexR(s))|uint64(f.opc())<<8|modRM(d, s)<<16, 3
+				if d == s {
+					m = 0 // a 64-bit move to itself: no code
+				}
+			case fastImm:
+				if ins.Off != 0 {
+					break
+				}
+				imm := ins.Imm
+				switch {
+				case isImm8(int64(imm)):
+					v, m = 0x83|uint64(f.ext()|uint8(d&7))<<8|uint64(uint8(imm))<<16, 3
+				case d == rax:
+					v, m = uint64(f.opc())|uint64(uint32(imm))<<8, 5
+				default:
+					v, m = 0x81|uint64(f.ext()|uint8(d&7))<<8|uint64(uint32(imm))<<16, 6
+				}
+				if rex := f.rex() | rexRM(d); rex != 0x40 {
+					v, m = v<<8|uint64(rex), m+1
+				}
+			case fastShiftK:
+				if ins.Off != 0 {
+					break
+				}
+				v, m = 0xC1|uint64(f.ext()|uint8(d&7))<<8|uint64(uint8(ins.Imm))<<16, 3
+				if ins.Imm == 1 {
+					v, m = 0xD1|uint64(f.ext()|uint8(d&7))<<8, 2
+				}
+				if rex := f.rex() | rexRM(d); rex != 0x40 {
+					v, m = v<<8|uint64(rex), m+1
+				}
+			case fastMovK:
+				if ins.Off != 0 {
+					break
+				}
+				imm := ins.Imm
+				switch {
+				case f.rex() == 0x48 && imm < 0:
+					v, m = uint64(0x48|rexRM(d))|0xC7<<8|modRM(d, 0)<<16|uint64(uint32(imm))<<24, 7
+				case imm == 0:
+					v, m = 0x31|modRM(d, d)<<8, 2
+					if d >= r8 {
+						v, m = v<<8|0x45, 3
+					}
+				default:
+					v, m = uint64(0xB8|uint8(d&7))|uint64(uint32(imm))<<8, 5
+					if d >= r8 {
+						v, m = v<<8|0x41, 6
+					}
+				}
+			case fastLoad, fastStore:
+				// emit_insn_suffix: [base + disp8], else [base + disp32].
+				r, bs := d, s
+				if f.form() == fastStore {
+					r, bs = s, d
+				}
+				mrm := uint64(0x40 | bs&7 | (r&7)<<3)
+				disp, dl := uint64(uint8(ins.Off)), 1
+				if !isImm8(int64(ins.Off)) {
+					mrm, disp, dl = mrm+0x40, uint64(uint32(int32(ins.Off))), 4
+				}
+				v, m = uint64(f.opc()), 1
+				if f.opc2() != 0 {
+					v, m = v|uint64(f.opc2())<<8, 2
+				}
+				if rex := f.rex() | rexRM(bs) | rexR(r); rex != 0x40 {
+					v, m = v<<8|uint64(rex), m+1
+				}
+				v |= (mrm | disp<<8) << (8 * m)
+				m += 1 + dl
+			case fastJmpX, fastJmpK:
+				// emit_cond_jmp as the first pass sees it: addrs[] from
+				// this insn on still hold the 64-byte estimate (addr), and
+				// there is no padding yet.
+				t := k + 1 + int(ins.Off)
+				off := firstEstimate * (t - k - 1)
+				if t <= k {
+					off = addrs[t] - firstEstimate*(k+2) // scan checked t
+				}
+				if !isSimm32(int64(off)) {
+					break // emitInsn's error
+				}
+				imm := ins.Imm
+				switch {
+				case f.form() == fastJmpX:
+					v, m = uint64(f.opc())|modRM(d, s)<<8, 2
+					if rex := f.rex() | rexRM(d) | rexR(s); rex != 0x40 {
+						v, m = v<<8|uint64(rex), 3
+					}
+				case f.opc() == 0xF7: // JSET: test dst, imm32
+					v, m = 0xF7|uint64(f.ext()|uint8(d&7))<<8|uint64(uint32(imm))<<16, 6
+				case imm == 0: // test dst, dst: one byte shorter than cmp dst, 0
+					v, m = 0x85|modRM(d, d)<<8, 2
+					if rex := f.rex() | rexRM(d) | rexR(d); rex != 0x40 {
+						v, m = v<<8|uint64(rex), 3
+					}
+				case isImm8(int64(imm)):
+					v, m = 0x83|uint64(f.ext()|uint8(d&7))<<8|uint64(uint8(imm))<<16, 3
+				default:
+					v, m = 0x81|uint64(f.ext()|uint8(d&7))<<8|uint64(uint32(imm))<<16, 6
+				}
+				if f.form() == fastJmpK && (imm != 0 || f.opc() == 0xF7) {
+					if rex := f.rex() | rexRM(d); rex != 0x40 {
+						v, m = v<<8|uint64(rex), m+1
+					}
+				}
+				putCode(b, n, v)
+				kind[k] = kindCond | uint8(m)<<4
+				n += m
+				v, m = 0x0F|uint64(f.cc()+0x10)<<8|uint64(uint32(off))<<16, 6
+				if isImm8Jmp(int64(off)) {
+					v, m = uint64(f.cc())|uint64(uint8(off))<<8, 2
+				}
+			}
+			if m < 0 {
+				break
+			}
+			putCode(b, n, v)
+			n += m
+			size0[k] = uint8(n - addrs[k])
+			addrs[k+1] = n
 		}
-		c.a.start = c.a.n
+		if k == len(insns) {
+			break
+		}
+		ins := &insns[k]
+		c.a.n, c.a.start, c.proglen = base+n, base+n, n
+		c.begin() // room
 		if err := c.emitInsn(k+1, ins); err != nil {
 			return 0, err
 		}
 		if c.a.len() > maxInsnSize {
 			return 0, c.errorf(fs.start+k, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", ins.Op, c.a.len())
 		}
+		b, n = c.a.b[base:], c.a.n-base
 		size0[k] = uint8(c.a.len())
-		c.end()
-		addrs[k+1] = c.proglen
+		addrs[k+1] = n
 	}
+	c.a.n, c.a.start, c.proglen = base+n, base+n, n
 	return c.proglen, nil
 }
 
@@ -809,3 +963,105 @@ func (c *compiler) slot(i int) int { return c.fs.start + i - 1 }
 // pos is the current offset inside the function (do_jit's proglen plus the
 // bytes emitted for the current insn so far).
 func (c *compiler) pos() int { return c.proglen + c.a.len() }
+
+// The first pass emits the commonest insns, those that are one machine
+// instruction (or a cmp and a jcc) with the registers in fixed fields,
+// from the table below in its own loop, without a call: every call level
+// on the per-insn path spills and reloads the loop's state (Go keeps no
+// register across a call), which cost as much as encoding the insn. The
+// bytes are the same as the emitter's for the insn (emitAluBinop,
+// emitMov, emitAluShiftK, emitLoad, emitStore, emitJump's cmp and
+// emit_cond_jmp); anything else (a reserved field set, a form the table
+// does not cover, a jump that needs the error path) goes to emitInsn.
+
+// Forms of fastForm.
+const (
+	fastNone   = iota
+	fastRR     // [REX] opc ModRM(dst, src): ALU binop X, 32-bit mov X
+	fastMovX64 // EMIT_mov: REX.W 89 ModRM, nothing when dst == src
+	fastImm    // ALU binop K: 83 /ext ib, the rax form, 81 /ext id
+	fastShiftK // D1 /ext, C1 /ext ib
+	fastMovK   // emit_mov_imm32
+	fastLoad   // emit_ldx / emit_ldsx: [REX] opc [opc2] ModRM disp
+	fastStore  // emit_stx of a W or DW
+	fastJmpX   // cmp/test dst, src; jcc
+	fastJmpK   // test dst, imm32 / test dst, dst / cmp dst, imm; jcc
+)
+
+// fastForm says how the first pass emits one opcode without a call. It
+// is packed into one word, which the loop keeps in a register: the form,
+// REX (0x40, or 0x48 where the kernel always emits REX.W), the opcode of
+// the reg-reg or memory form (the rax form's for fastImm), the second
+// opcode byte after 0F (fastLoad; 0 if none), the ModRM of the immediate
+// forms with rm = 0, and the jcc of a jump, a byte each.
+type fastForm uint64
+
+func mkFast(form, rex, opc, opc2, ext, cc uint8) fastForm {
+	return fastForm(form) | fastForm(rex)<<8 | fastForm(opc)<<16 | fastForm(opc2)<<24 | fastForm(ext)<<32 | fastForm(cc)<<40
+}
+
+func (f fastForm) form() uint8 { return uint8(f) }
+func (f fastForm) rex() uint8  { return uint8(f >> 8) }
+func (f fastForm) opc() uint8  { return uint8(f >> 16) }
+func (f fastForm) opc2() uint8 { return uint8(f >> 24) }
+func (f fastForm) ext() uint8  { return uint8(f >> 32) }
+func (f fastForm) cc() uint8   { return uint8(f >> 40) }
+
+var fastForms = func() (t [256]fastForm) {
+	for _, class := range []uint8{core.ALU, core.ALU64} {
+		rex := uint8(0x40)
+		if class == core.ALU64 {
+			rex = 0x48
+		}
+		for _, op := range []uint8{core.Add, core.Sub, core.And, core.Or, core.Xor} {
+			aop := bpfAluOps[op>>4]
+			t[class|op|core.X] = mkFast(fastRR, rex, aluRegOpc[aop], 0, 0, 0)
+			t[class|op|core.K] = mkFast(fastImm, rex, aluEaxOpc[aop], 0, aluImmExt[aop], 0)
+		}
+		for _, op := range []uint8{core.Lsh, core.Rsh, core.Arsh} {
+			t[class|op|core.K] = mkFast(fastShiftK, rex, 0, 0, shiftExt[bpfShiftOps[op>>4]], 0)
+		}
+		t[class|core.Mov|core.K] = mkFast(fastMovK, rex, 0, 0, 0, 0)
+	}
+	t[core.ALU|core.Mov|core.X] = mkFast(fastRR, 0x40, 0x89, 0, 0, 0)
+	t[core.ALU64|core.Mov|core.X] = mkFast(fastMovX64, 0x48, 0x89, 0, 0, 0)
+	t[core.LDX|core.MEM|core.B] = mkFast(fastLoad, 0x48, 0x0F, 0xB6, 0, 0)
+	t[core.LDX|core.MEM|core.H] = mkFast(fastLoad, 0x48, 0x0F, 0xB7, 0, 0)
+	t[core.LDX|core.MEM|core.W] = mkFast(fastLoad, 0x40, 0x8B, 0, 0, 0)
+	t[core.LDX|core.MEM|core.DW] = mkFast(fastLoad, 0x48, 0x8B, 0, 0, 0)
+	t[core.LDX|core.MEMSX|core.B] = mkFast(fastLoad, 0x48, 0x0F, 0xBE, 0, 0)
+	t[core.LDX|core.MEMSX|core.H] = mkFast(fastLoad, 0x48, 0x0F, 0xBF, 0, 0)
+	t[core.LDX|core.MEMSX|core.W] = mkFast(fastLoad, 0x48, 0x63, 0, 0, 0)
+	t[core.STX|core.MEM|core.W] = mkFast(fastStore, 0x40, 0x89, 0, 0, 0)
+	t[core.STX|core.MEM|core.DW] = mkFast(fastStore, 0x48, 0x89, 0, 0, 0)
+	for _, class := range []uint8{core.JMP, core.JMP32} {
+		rex := uint8(0x40)
+		if class == core.JMP {
+			rex = 0x48
+		}
+		for op, cc := range bpfCond {
+			if cc == 0 {
+				continue
+			}
+			x, k := mkFast(fastJmpX, rex, 0x39, 0, 0, cc), mkFast(fastJmpK, rex, 0, 0, 0xF8, cc)
+			if uint8(op<<4) == core.JSET {
+				x = mkFast(fastJmpX, rex, 0x85, 0, 0, cc)
+				k = mkFast(fastJmpK, rex, 0xF7, 0, 0xC0, cc)
+			}
+			t[class|uint8(op<<4)|core.X] = x
+			t[class|uint8(op<<4)|core.K] = k
+		}
+	}
+	return t
+}()
+
+// rexRM and rexR are a register's REX.B and REX.R bits (add_2mod).
+func rexRM(r reg) uint8 { return uint8(r) >> 3 }
+func rexR(r reg) uint8  { return uint8(r) >> 3 << 2 }
+
+// modRM is ModRM with mod 11 (add_2reg(0xC0, rm, r)).
+func modRM(rm, r reg) uint64 { return uint64(0xC0 | rm&7 | (r&7)<<3) }
+
+// putCode writes up to 8 bytes of code at b[n:] (the rest of the word is
+// garbage the next insn overwrites; begin keeps asmSize bytes of room).
+func putCode(b []byte, n int, v uint64) { binary.LittleEndian.PutUint64(b[n:], v) }
