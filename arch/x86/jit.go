@@ -670,9 +670,15 @@ func (c *compiler) finalPass() (int, error) {
 	// addrs[0] is also the previous function's addrs[n], which its final
 	// pass has set to its length.
 	addrs[0] = c.proglen
-	src := fs.scratch + c.proglen // the first pass's code of the next slot
+	// The loop keeps the image's end in w and the function's length in pl
+	// (c.a.n and c.proglen are synced around the emitters only), and
+	// emits the jcc of a conditional jump itself, as emitCondJmp does
+	// outside padding passes.
+	out, w, pl := c.a.b, c.a.n, c.proglen
+	src := fs.scratch + pl // the first pass's code of the next slot
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	kind := c.kind[fs.start : fs.start+fs.n]
+	padding := fs.padding
 	next := 0 // first slot not yet in the image
 	for _, k := range fs.volSlots {
 		// The cmp or test a conditional jump starts with depends on the
@@ -682,30 +688,61 @@ func (c *compiler) finalPass() (int, error) {
 		if kind[k]&15 == kindCond {
 			pre = int(kind[k] >> 4)
 		}
-		if err := c.copyRun(next, int(k), pre, &src); err != nil {
-			return 0, err
+		// The run of slots [next, k), none volatile, is the first pass's
+		// code, copied in one piece.
+		if pl != addrs[next] {
+			return 0, c.errorf(fs.start+next, "code moved in the final pass (starts at %d, was %d)", pl, addrs[next])
 		}
+		n := addrs[k] - addrs[next]
+		if w+n+asmSize > len(out) {
+			c.a.n = w
+			c.grow() // not for an image sized by the sizing passes
+			out = c.a.b
+		}
+		copy(out[w:], c.scratch[src:src+n+pre])
 		slot := fs.start + int(k)
-		src += int(c.size0[slot]) - pre
-		c.prevLen = addrs[k+1] - addrs[k]
+		src += n + int(c.size0[slot])
+		pl += n
+		w += n + pre
 		i, ins := int(k)+1, &insns[k]
-		var err error
-		if pre != 0 {
-			err = c.emitCondJmp(i, bpfCond[ins.OpCode()>>4], addrs[i+int(ins.Off)]-addrs[i])
+		off, jlen := 0, 0
+		if pre != 0 && !padding {
+			off = addrs[i+int(ins.Off)] - addrs[i]
+			switch {
+			case isImm8Jmp(int64(off)):
+				jlen = 2
+			case isSimm32(int64(off)):
+				jlen = 6
+			}
+		}
+		if jlen == 2 {
+			putCode(out, w, uint64(bpfCond[ins.OpCode()>>4])|uint64(uint8(off))<<8)
+		} else if jlen == 6 {
+			putCode(out, w, 0x0F|uint64(bpfCond[ins.OpCode()>>4]+0x10)<<8|uint64(uint32(off))<<16)
 		} else {
-			err = c.emitInsn(i, ins)
+			c.a.n, c.a.start, c.proglen = w, w-pre, pl
+			c.prevLen = addrs[k+1] - addrs[k]
+			var err error
+			if pre != 0 {
+				err = c.emitCondJmp(i, bpfCond[ins.OpCode()>>4], addrs[i+int(ins.Off)]-addrs[i])
+			} else {
+				err = c.emitInsn(i, ins)
+			}
+			if err != nil {
+				return 0, err
+			}
+			out, jlen = c.a.b, c.a.n-w
 		}
-		if err != nil {
-			return 0, err
-		}
-		c.end()
-		if c.proglen != addrs[k+1] {
+		w += jlen
+		pl += pre + jlen
+		if pl != addrs[k+1] {
 			// The kernel's check that the image has not moved since the
 			// pass the branches were computed in.
-			return 0, c.errorf(slot, "op %#02x: code moved in the final pass (ends at %d, was %d)", insns[k].Op, c.proglen, addrs[k+1])
+			return 0, c.errorf(slot, "op %#02x: code moved in the final pass (ends at %d, was %d)", insns[k].Op, pl, addrs[k+1])
 		}
 		next = int(k) + 1
 	}
+	c.a.n, c.a.start, c.proglen = w, w, pl
 	if err := c.copyRun(next, fs.n, 0, &src); err != nil {
 		return 0, err
 	}
