@@ -57,7 +57,6 @@ var compilers = sync.Pool{New: func() any { return new(compiler) }}
 // bufs are the reusable parts of a compiler.
 type bufs struct {
 	kind    []uint8
-	size0   []uint8
 	scratch []byte
 	// Per function, cut from these: volSlots and shift (one more than the
 	// function has volatile slots); see funcState.
@@ -143,10 +142,10 @@ type compiler struct {
 	seenExit bool
 
 	// bufs.kind holds per-slot flags found by scan. bufs.scratch holds
-	// every function's first-pass code and bufs.size0 each slot's size in
-	// it (0 for ld_imm64's second slot): the code of a slot that is not
-	// kindVolatile is the same in every pass, so later passes only add up
-	// its size and the final pass copies it.
+	// every function's first-pass code, where addrs[] of the first pass
+	// says each slot's is: the code of a slot that is not kindVolatile is
+	// the same in every pass, so later passes only add up its size and
+	// the final pass copies it.
 	bufs
 
 	tailCallOffset int
@@ -169,7 +168,6 @@ func (c *compiler) compile() (*jit.Image, error) {
 	c.funcs = make([]funcState, len(p.Funcs))
 	c.kind = grow(c.kind, len(p.Insns))
 	clear(c.kind)
-	c.size0 = grow(c.size0, len(p.Insns))
 	c.volSlots = grow(c.volSlots, len(p.Insns))
 	c.shift = grow(c.shift, len(p.Insns)+len(p.Funcs))
 	nvol := 0
@@ -430,7 +428,6 @@ func (c *compiler) firstPassEmit() (int, error) {
 	fs.addrs[0] = c.proglen
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	// Sliced to len(insns) so that indexing by k needs no check.
-	size0 := c.size0[fs.start:][:len(insns)]
 	kind := c.kind[fs.start:][:len(insns)]
 	addrs := fs.addrs[:len(insns)+1]
 	// The loop writes at b[n:], b being the output from the function's
@@ -581,7 +578,6 @@ func (c *compiler) firstPassEmit() (int, error) {
 			}
 			putCode(b, n, v)
 			n += m
-			size0[k] = uint8(n - addrs[k])
 			addrs[k+1] = n
 		}
 		if k == len(insns) {
@@ -597,7 +593,6 @@ func (c *compiler) firstPassEmit() (int, error) {
 			return 0, c.errorf(fs.start+k, "op %#02x: %d bytes of code, more than BPF_MAX_INSN_SIZE", ins.Op, c.a.len())
 		}
 		b, n = c.a.b[base:], c.a.n-base
-		size0[k] = uint8(c.a.len())
 		addrs[k+1] = n
 	}
 	c.a.n, c.a.start, c.proglen = base+n, base+n, n
@@ -658,7 +653,6 @@ func (c *compiler) finalPass() (int, error) {
 	// addrs[n] is also the next function's addrs[0], which its converge
 	// has overwritten.
 	addrs[fs.n] = fs.proglen
-	clear(fs.shift)
 
 	c.seenExit = false
 	c.proglen = 0
@@ -680,7 +674,7 @@ func (c *compiler) finalPass() (int, error) {
 	kind := c.kind[fs.start : fs.start+fs.n]
 	padding := fs.padding
 	next := 0 // first slot not yet in the image
-	for _, k := range fs.volSlots {
+	for j, k := range fs.volSlots {
 		// The cmp or test a conditional jump starts with depends on the
 		// insn alone: it is copied with the run before it, and only the
 		// jcc is emitted again.
@@ -701,7 +695,9 @@ func (c *compiler) finalPass() (int, error) {
 		}
 		copy(out[w:], c.scratch[src:src+n+pre])
 		slot := fs.start + int(k)
-		src += n + int(c.size0[slot])
+		// The slot's first-pass code: its start and end then, shift[j]
+		// and shift[j+1] before where they are now.
+		src += n + addrs[k+1] - fs.shift[j+1] - addrs[k] + fs.shift[j]
 		pl += n
 		w += n + pre
 		i, ins := int(k)+1, &insns[k]
@@ -742,6 +738,7 @@ func (c *compiler) finalPass() (int, error) {
 		}
 		next = int(k) + 1
 	}
+	clear(fs.shift)
 	c.a.n, c.a.start, c.proglen = w, w, pl
 	if err := c.copyRun(next, fs.n, 0, &src); err != nil {
 		return 0, err
@@ -788,11 +785,10 @@ func (c *compiler) recordVolatile() {
 	fs := c.fs
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	kind := c.kind[fs.start : fs.start+fs.n]
-	size0 := c.size0[fs.start : fs.start+fs.n]
 	addrs := fs.addrs[:fs.n+1]
 	c.recs = grow(c.recs, len(fs.volSlots))
 	for j, k := range fs.volSlots {
-		r := volRec{start0: int32(addrs[k]), end0: int32(addrs[k+1]), kind: kind[k], size0: size0[k]}
+		r := volRec{start0: int32(addrs[k]), end0: int32(addrs[k+1]), kind: kind[k], size0: uint8(addrs[k+1] - addrs[k])}
 		ins := &insns[k]
 		rel := int(ins.Off)
 		switch kind[k] & 15 {
