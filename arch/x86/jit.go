@@ -435,151 +435,11 @@ func (c *compiler) firstPassEmit() (int, error) {
 	// are synced around emitInsn only).
 	base := c.a.n - c.proglen
 	b, n := c.a.b[base:], c.proglen
-	// The inner loop emits the insns fastForms covers and makes no call,
-	// so that Go keeps its state in registers; it stops at the first
-	// insn it leaves to emitInsn, or when the buffer needs room (begin's
-	// check), and the outer loop does that one.
+	// fastRun emits what it can and stops at the first insn it leaves
+	// to emitInsn, or when the buffer needs room (begin's check); the
+	// loop here does that one.
 	for k := 0; k < len(insns); k++ {
-		for lim := len(b) - asmSize; k < len(insns) && n <= lim; k++ {
-			ins := &insns[k]
-			var v uint64 // the insn's code, first byte lowest
-			m := -1      // and its length; -1: emitInsn emits it
-			f := fastForms[ins.Op]
-			d, s := bpf2x86[ins.Dst], bpf2x86[ins.Src]
-			switch f.form() {
-			case fastRR:
-				if ins.Off != 0 {
-					break
-				}
-				v, m = uint64(f.opc())|modRM(d, s)<<8, 2
-				if rex := f.rex() | rexRM(d) | rexR(s); rex != 0x40 {
-					v, m = v<<8|uint64(rex), 3
-				}
-			case fastMovX64:
-				if ins.Off != 0 {
-					break
-				}
-				v, m = uint64(f.rex()|rexRM(d)|rexR(s))|uint64(f.opc())<<8|modRM(d, s)<<16, 3
-				if d == s {
-					m = 0 // a 64-bit move to itself: no code
-				}
-			case fastImm:
-				if ins.Off != 0 {
-					break
-				}
-				imm := ins.Imm
-				switch {
-				case isImm8(int64(imm)):
-					v, m = 0x83|uint64(f.ext()|uint8(d&7))<<8|uint64(uint8(imm))<<16, 3
-				case d == rax:
-					v, m = uint64(f.opc())|uint64(uint32(imm))<<8, 5
-				default:
-					v, m = 0x81|uint64(f.ext()|uint8(d&7))<<8|uint64(uint32(imm))<<16, 6
-				}
-				if rex := f.rex() | rexRM(d); rex != 0x40 {
-					v, m = v<<8|uint64(rex), m+1
-				}
-			case fastShiftK:
-				if ins.Off != 0 {
-					break
-				}
-				v, m = 0xC1|uint64(f.ext()|uint8(d&7))<<8|uint64(uint8(ins.Imm))<<16, 3
-				if ins.Imm == 1 {
-					v, m = 0xD1|uint64(f.ext()|uint8(d&7))<<8, 2
-				}
-				if rex := f.rex() | rexRM(d); rex != 0x40 {
-					v, m = v<<8|uint64(rex), m+1
-				}
-			case fastMovK:
-				if ins.Off != 0 {
-					break
-				}
-				imm := ins.Imm
-				switch {
-				case f.rex() == 0x48 && imm < 0:
-					v, m = uint64(0x48|rexRM(d))|0xC7<<8|modRM(d, 0)<<16|uint64(uint32(imm))<<24, 7
-				case imm == 0:
-					v, m = 0x31|modRM(d, d)<<8, 2
-					if d >= r8 {
-						v, m = v<<8|0x45, 3
-					}
-				default:
-					v, m = uint64(0xB8|uint8(d&7))|uint64(uint32(imm))<<8, 5
-					if d >= r8 {
-						v, m = v<<8|0x41, 6
-					}
-				}
-			case fastLoad, fastStore:
-				// emit_insn_suffix: [base + disp8], else [base + disp32].
-				r, bs := d, s
-				if f.form() == fastStore {
-					r, bs = s, d
-				}
-				mrm := uint64(0x40 | bs&7 | (r&7)<<3)
-				disp, dl := uint64(uint8(ins.Off)), 1
-				if !isImm8(int64(ins.Off)) {
-					mrm, disp, dl = mrm+0x40, uint64(uint32(int32(ins.Off))), 4
-				}
-				v, m = uint64(f.opc()), 1
-				if f.opc2() != 0 {
-					v, m = v|uint64(f.opc2())<<8, 2
-				}
-				if rex := f.rex() | rexRM(bs) | rexR(r); rex != 0x40 {
-					v, m = v<<8|uint64(rex), m+1
-				}
-				v |= (mrm | disp<<8) << (8 * m)
-				m += 1 + dl
-			case fastJmpX, fastJmpK:
-				// emit_cond_jmp as the first pass sees it: addrs[] from
-				// this insn on still hold the 64-byte estimate (addr), and
-				// there is no padding yet.
-				t := k + 1 + int(ins.Off)
-				off := firstEstimate * (t - k - 1)
-				if t <= k {
-					off = addrs[t] - firstEstimate*(k+2) // scan checked t
-				}
-				if !isSimm32(int64(off)) {
-					break // emitInsn's error
-				}
-				imm := ins.Imm
-				switch {
-				case f.form() == fastJmpX:
-					v, m = uint64(f.opc())|modRM(d, s)<<8, 2
-					if rex := f.rex() | rexRM(d) | rexR(s); rex != 0x40 {
-						v, m = v<<8|uint64(rex), 3
-					}
-				case f.opc() == 0xF7: // JSET: test dst, imm32
-					v, m = 0xF7|uint64(f.ext()|uint8(d&7))<<8|uint64(uint32(imm))<<16, 6
-				case imm == 0: // test dst, dst: one byte shorter than cmp dst, 0
-					v, m = 0x85|modRM(d, d)<<8, 2
-					if rex := f.rex() | rexRM(d) | rexR(d); rex != 0x40 {
-						v, m = v<<8|uint64(rex), 3
-					}
-				case isImm8(int64(imm)):
-					v, m = 0x83|uint64(f.ext()|uint8(d&7))<<8|uint64(uint8(imm))<<16, 3
-				default:
-					v, m = 0x81|uint64(f.ext()|uint8(d&7))<<8|uint64(uint32(imm))<<16, 6
-				}
-				if f.form() == fastJmpK && (imm != 0 || f.opc() == 0xF7) {
-					if rex := f.rex() | rexRM(d); rex != 0x40 {
-						v, m = v<<8|uint64(rex), m+1
-					}
-				}
-				putCode(b, n, v)
-				kind[k] = kindCond | uint8(m)<<4
-				n += m
-				v, m = 0x0F|uint64(f.cc()+0x10)<<8|uint64(uint32(off))<<16, 6
-				if isImm8Jmp(int64(off)) {
-					v, m = uint64(f.cc())|uint64(uint8(off))<<8, 2
-				}
-			}
-			if m < 0 {
-				break
-			}
-			putCode(b, n, v)
-			n += m
-			addrs[k+1] = n
-		}
+		k, n = fastRun(insns, addrs, kind, b, k, n)
 		if k == len(insns) {
 			break
 		}
@@ -597,6 +457,156 @@ func (c *compiler) firstPassEmit() (int, error) {
 	}
 	c.a.n, c.a.start, c.proglen = base+n, base+n, n
 	return c.proglen, nil
+}
+
+// fastRun is the first pass's loop over the insns fastForms covers, from
+// slot k on, writing at b[n:]; it returns the first slot it did not emit
+// and the new n. It makes no call, so that Go keeps its state in
+// registers: every call on the per-insn path spills and reloads it.
+func fastRun(insns []core.Insn, addrs []int, kind []uint8, b []byte, k, n int) (int, int) {
+	addrs = addrs[:len(insns)+1]
+	kind = kind[:len(insns)]
+	for lim := len(b) - asmSize; k < len(insns) && n <= lim; k++ {
+		ins := &insns[k]
+		var v uint64 // the insn's code, first byte lowest
+		m := -1      // and its length; -1: emitInsn emits it
+		f := fastForms[ins.Op]
+		d, s := bpf2x86[ins.Dst], bpf2x86[ins.Src]
+		switch f.form() {
+		case fastRR:
+			if ins.Off != 0 {
+				break
+			}
+			v, m = uint64(f.opc())|modRM(d, s)<<8, 2
+			if rex := f.rex() | rexRM(d) | rexR(s); rex != 0x40 {
+				v, m = v<<8|uint64(rex), 3
+			}
+		case fastMovX64:
+			if ins.Off != 0 {
+				break
+			}
+			v, m = uint64(f.rex()|rexRM(d)|rexR(s))|uint64(f.opc())<<8|modRM(d, s)<<16, 3
+			if d == s {
+				m = 0 // a 64-bit move to itself: no code
+			}
+		case fastImm:
+			if ins.Off != 0 {
+				break
+			}
+			imm := ins.Imm
+			switch {
+			case isImm8(int64(imm)):
+				v, m = 0x83|uint64(f.ext()|uint8(d&7))<<8|uint64(uint8(imm))<<16, 3
+			case d == rax:
+				v, m = uint64(f.opc())|uint64(uint32(imm))<<8, 5
+			default:
+				v, m = 0x81|uint64(f.ext()|uint8(d&7))<<8|uint64(uint32(imm))<<16, 6
+			}
+			if rex := f.rex() | rexRM(d); rex != 0x40 {
+				v, m = v<<8|uint64(rex), m+1
+			}
+		case fastShiftK:
+			if ins.Off != 0 {
+				break
+			}
+			v, m = 0xC1|uint64(f.ext()|uint8(d&7))<<8|uint64(uint8(ins.Imm))<<16, 3
+			if ins.Imm == 1 {
+				v, m = 0xD1|uint64(f.ext()|uint8(d&7))<<8, 2
+			}
+			if rex := f.rex() | rexRM(d); rex != 0x40 {
+				v, m = v<<8|uint64(rex), m+1
+			}
+		case fastMovK:
+			if ins.Off != 0 {
+				break
+			}
+			imm := ins.Imm
+			switch {
+			case f.rex() == 0x48 && imm < 0:
+				v, m = uint64(0x48|rexRM(d))|0xC7<<8|modRM(d, 0)<<16|uint64(uint32(imm))<<24, 7
+			case imm == 0:
+				v, m = 0x31|modRM(d, d)<<8, 2
+				if d >= r8 {
+					v, m = v<<8|0x45, 3
+				}
+			default:
+				v, m = uint64(0xB8|uint8(d&7))|uint64(uint32(imm))<<8, 5
+				if d >= r8 {
+					v, m = v<<8|0x41, 6
+				}
+			}
+		case fastLoad, fastStore:
+			// emit_insn_suffix: [base + disp8], else [base + disp32].
+			r, bs := d, s
+			if f.form() == fastStore {
+				r, bs = s, d
+			}
+			mrm := uint64(0x40 | bs&7 | (r&7)<<3)
+			disp, dl := uint64(uint8(ins.Off)), 1
+			if !isImm8(int64(ins.Off)) {
+				mrm, disp, dl = mrm+0x40, uint64(uint32(int32(ins.Off))), 4
+			}
+			v, m = uint64(f.opc()), 1
+			if f.opc2() != 0 {
+				v, m = v|uint64(f.opc2())<<8, 2
+			}
+			if rex := f.rex() | rexRM(bs) | rexR(r); rex != 0x40 {
+				v, m = v<<8|uint64(rex), m+1
+			}
+			v |= (mrm | disp<<8) << (8 * m)
+			m += 1 + dl
+		case fastJmpX, fastJmpK:
+			// emit_cond_jmp as the first pass sees it: addrs[] from
+			// this insn on still hold the 64-byte estimate (addr), and
+			// there is no padding yet.
+			t := k + 1 + int(ins.Off)
+			off := firstEstimate * (t - k - 1)
+			if t <= k {
+				off = addrs[t] - firstEstimate*(k+2) // scan checked t
+			}
+			if !isSimm32(int64(off)) {
+				break // emitInsn's error
+			}
+			imm := ins.Imm
+			switch {
+			case f.form() == fastJmpX:
+				v, m = uint64(f.opc())|modRM(d, s)<<8, 2
+				if rex := f.rex() | rexRM(d) | rexR(s); rex != 0x40 {
+					v, m = v<<8|uint64(rex), 3
+				}
+			case f.opc() == 0xF7: // JSET: test dst, imm32
+				v, m = 0xF7|uint64(f.ext()|uint8(d&7))<<8|uint64(uint32(imm))<<16, 6
+			case imm == 0: // test dst, dst: one byte shorter than cmp dst, 0
+				v, m = 0x85|modRM(d, d)<<8, 2
+				if rex := f.rex() | rexRM(d) | rexR(d); rex != 0x40 {
+					v, m = v<<8|uint64(rex), 3
+				}
+			case isImm8(int64(imm)):
+				v, m = 0x83|uint64(f.ext()|uint8(d&7))<<8|uint64(uint8(imm))<<16, 3
+			default:
+				v, m = 0x81|uint64(f.ext()|uint8(d&7))<<8|uint64(uint32(imm))<<16, 6
+			}
+			if f.form() == fastJmpK && (imm != 0 || f.opc() == 0xF7) {
+				if rex := f.rex() | rexRM(d); rex != 0x40 {
+					v, m = v<<8|uint64(rex), m+1
+				}
+			}
+			putCode(b, n, v)
+			kind[k] = kindCond | uint8(m)<<4
+			n += m
+			v, m = 0x0F|uint64(f.cc()+0x10)<<8|uint64(uint32(off))<<16, 6
+			if isImm8Jmp(int64(off)) {
+				v, m = uint64(f.cc())|uint64(uint8(off))<<8, 2
+			}
+		}
+		if m < 0 {
+			break
+		}
+		putCode(b, n, v)
+		n += m
+		addrs[k+1] = n
+	}
+	return k, n
 }
 
 // begin starts the code of one insn where the output ends: the asm writes
