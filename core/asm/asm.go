@@ -10,6 +10,7 @@ package asm
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"strconv"
 
@@ -93,8 +94,9 @@ type labelDef struct {
 // slot holds the name's hash and an entry holds names of up to 8 bytes
 // whole, so a lookup seldom reads src or an entry that is not the match.
 type labelTab struct {
-	index []labelSlot
-	ents  []labelEnt
+	index    []labelSlot
+	ents     []labelEnt
+	sizeHint int // how many labels the source may have, at most
 }
 
 type labelSlot struct {
@@ -121,11 +123,7 @@ func nameKey(src []byte, start, end int) (key uint64, short bool) {
 		return 0, false
 	}
 	if start+8 <= len(src) {
-		key = binary.LittleEndian.Uint64(src[start:])
-		if n < 8 {
-			key &= 1<<(8*n) - 1
-		}
-		return key, true
+		return binary.LittleEndian.Uint64(src[start:]) & lowBytes[n&15], true
 	}
 	for k := end - 1; k >= start; k-- {
 		key = key<<8 | uint64(src[k])
@@ -146,6 +144,10 @@ func (t *labelTab) find(src []byte, start, end int) int32 {
 		}
 	}
 	if 2*(len(t.ents)+1) > len(t.index) {
+		if t.index == nil {
+			// Every label definition has a ':'.
+			t.sizeHint = bytes.Count(src, []byte{':'})
+		}
 		t.grow()
 	}
 	n := int32(end - start)
@@ -169,7 +171,13 @@ func (t *labelTab) find(src []byte, start, end int) int32 {
 
 func (t *labelTab) grow() {
 	old := t.index
-	t.index = make([]labelSlot, max(64, 2*len(old)))
+	if t.sizeHint > len(old) {
+		// The first growth of a parse: room for the labels the source
+		// may have, so that the table is not rebuilt as it fills.
+		t.ents = slices.Grow(t.ents, t.sizeHint)
+	}
+	// A power of two: probes wrap by masking.
+	t.index = make([]labelSlot, max(64, 2*len(old), 2<<bits.Len(uint(t.sizeHint))))
 	mask := uint32(len(t.index) - 1)
 	for _, s := range old {
 		if s.ent == 0 {
@@ -559,13 +567,12 @@ func (p *parser) startProg(name string, typ core.ProgType, pos core.Pos) {
 // are local, as in GNU as: they resolve jumps but are not Symbols (Format
 // invents them for targets that have no symbol).
 func (p *parser) defineLabel(col int, name []byte, fn bool) {
-	pos := p.pos(col)
 	if _, _, isReg := parseReg(name); isReg {
-		p.errorAt(pos, "label %q is a register name", name)
+		p.errorAt(p.pos(col), "label %q is a register name", name)
 		return
 	}
 	if len(name) > 0 && isDigit(name[0]) {
-		p.errorAt(pos, "label %q starts with a digit", name)
+		p.errorAt(p.pos(col), "label %q starts with a digit", name)
 		return
 	}
 	pr := p.program()
@@ -573,7 +580,7 @@ func (p *parser) defineLabel(col int, name []byte, fn bool) {
 	start := p.lineOff + cap(p.buf) - cap(name)
 	e := &p.labels.ents[p.labels.find(p.src, start, start+len(name))]
 	if e.def.slot >= 0 {
-		p.errorAt(pos, "duplicate label %q (first defined at %v)", name, p.posOf(e.def.at))
+		p.errorAt(p.pos(col), "duplicate label %q (first defined at %v)", name, p.posOf(e.def.at))
 		return
 	}
 	def := labelDef{slot: int32(p.slot()), sym: -1, at: lineCol{int32(p.lineNo), int32(col + 1)}}

@@ -2,6 +2,7 @@ package asm_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -330,6 +331,36 @@ func TestPositions(t *testing.T) {
 		if got.File != "case.data" || got.Line != w.line || got.Col != w.col || got.Insn != i {
 			t.Errorf("PosOf(%d) = %+v, want case.data:%d:%d insn %d", i, got, w.line, w.col, i)
 		}
+	}
+}
+
+// TestManyLabels: the label table is sized from the source's ':' count
+// and grows past it (references to labels defined later, helper names).
+func TestManyLabels(t *testing.T) {
+	var b strings.Builder
+	const n = 3000
+	for i := range n {
+		fmt.Fprintf(&b, "goto l%d\n", n-1-i) // forward references first
+	}
+	for i := range n {
+		fmt.Fprintf(&b, "l%d: r0 = %d\n", i, i)
+	}
+	b.WriteString("call bpf_get_prandom_u32\nexit\n")
+	p := mustParse(t, b.String()).Progs[0]
+	if len(p.Insns) != 2*n+2 || len(p.Symbols) != n {
+		t.Fatalf("%d slots, %d symbols", len(p.Insns), len(p.Symbols))
+	}
+	for i := range n {
+		// goto l(n-1-i) at slot i jumps to slot n+(n-1-i).
+		if got, want := p.Insns[i].JumpTarget(i), 2*n-1-i; got != want {
+			t.Fatalf("slot %d jumps to %d, want %d", i, got, want)
+		}
+		if s := p.Symbols[i]; s.Name != fmt.Sprintf("l%d", i) || s.Insn != n+i {
+			t.Fatalf("symbol %d = %+v", i, s)
+		}
+	}
+	if call := p.Insns[2*n]; call.Src != core.CallHelper || call.Imm != 7 {
+		t.Errorf("call = %v, want helper 7 (bpf_get_prandom_u32)", call)
 	}
 }
 
