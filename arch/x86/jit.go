@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 
 	"jitsim/core"
@@ -63,6 +62,9 @@ type bufs struct {
 	volSlots []int32
 	shift    []int
 	recs     []volRec
+	// volCount[k] is how many volatile slots of its function come
+	// before slot k, for the jumps' volRec.vt.
+	volCount []int32
 }
 
 // grow returns s resized to n, reusing its memory when it is big enough.
@@ -169,6 +171,7 @@ func (c *compiler) compile() (*jit.Image, error) {
 	c.kind = grow(c.kind, len(p.Insns))
 	clear(c.kind)
 	c.volSlots = grow(c.volSlots, len(p.Insns))
+	c.volCount = grow(c.volCount, len(p.Insns))
 	c.shift = grow(c.shift, len(p.Insns)+len(p.Funcs))
 	nvol := 0
 	// Each function's addrs[] lives in the image's InsnOffsets, which it
@@ -304,28 +307,43 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 	tc := false
 	nv := 0
 	vol = vol[:len(insns)]
+	count := c.volCount[fs.start:][:len(insns)]
+	lone := false // an ld_imm64 without its second slot, reported below
 	for k := range insns {
 		ins := &insns[k]
 		// detect_reg_usage looks at both fields of every insn, the second
 		// half of an ld_imm64 included; a value past r10 sets bit 15,
 		// looked into below.
 		used |= regBit[ins.Dst] | regBit[ins.Src]
-		switch opKind[ins.Op] {
-		case kindVolatile:
-			// Jumps and exits depend on addrs[], calls on the layout, tail
-			// calls on the labels of the previous pass.
-			kind[k] = kindVolatile
-			vol[nv] = int32(k) // no append: its call would spill the loop's registers
-			nv++
-			// The verifier marks every function holding a tail call
-			// tail_call_reachable; legacy do_jit also ORs in
-			// tail_call_seen itself.
-			tc = tc || ins.Op == core.JMP|core.TailCall
-		case kindSecond:
-			if k+1 >= len(insns) || insns[k+1].Op != 0 {
+		count[k] = int32(nv)
+		// One test for the plain insns, most of them; no call in the
+		// loop, so that its state stays in registers.
+		if kd := opKind[ins.Op]; kd != kindPlain {
+			switch {
+			case kd == kindVolatile:
+				// Jumps and exits depend on addrs[], calls on the layout,
+				// tail calls on the labels of the previous pass.
+				kind[k] = kindVolatile
+				vol[nv] = int32(k) // no append: its call would spill the loop's registers
+				nv++
+				// The verifier marks every function holding a tail call
+				// tail_call_reachable; legacy do_jit also ORs in
+				// tail_call_seen itself.
+				if ins.Op == core.JMP|core.TailCall {
+					tc = true
+				}
+			case k+1 < len(insns) && insns[k+1].Op == 0:
+				kind[k+1] = kindSecond
+			default:
+				lone = true
+			}
+		}
+	}
+	if lone {
+		for k := range insns {
+			if insns[k].IsLdImm64() && (k+1 >= len(insns) || insns[k+1].Op != 0) && kind[k] != kindSecond {
 				return c.errorf(fs.start+k, "ld_imm64 without its second slot")
 			}
-			kind[k+1] = kindSecond
 		}
 	}
 	fs.tcReachable = fs.tcReachable || tc
@@ -464,29 +482,39 @@ func (c *compiler) firstPassEmit() (int, error) {
 // and the new n. It makes no call, so that Go keeps its state in
 // registers: every call on the per-insn path spills and reloads it.
 func fastRun(insns []core.Insn, addrs []int, kind []uint8, b []byte, k, n int) (int, int) {
+	// Room for the insns this call may emit, checked once: a fast insn
+	// is at most fastMax bytes and putCode writes 8 past where it starts.
+	end := min(len(insns), k+(len(b)-n-asmSize)/fastMax)
+	insns = insns[:max(end, k)]
 	addrs = addrs[:len(insns)+1]
 	kind = kind[:len(insns)]
-	for lim := len(b) - asmSize; k < len(insns) && n <= lim; k++ {
+	for ; k < len(insns); k++ {
 		ins := &insns[k]
 		var v uint64 // the insn's code, first byte lowest
 		m := -1      // and its length; -1: emitInsn emits it
 		f := fastForms[ins.Op]
-		d, s := bpf2x86[ins.Dst], bpf2x86[ins.Src]
+		// The ModRM register bits and REX bits of dst in rm, src in reg
+		// (a load has them the other way round).
+		regs := &regPair
+		if f.form() == fastLoad {
+			regs = &regPairSwap
+		}
+		p := regs[ins.Dst&15][ins.Src&15]
 		switch f.form() {
 		case fastRR:
 			if ins.Off != 0 {
 				break
 			}
-			v, m = uint64(f.opc())|modRM(d, s)<<8, 2
-			if rex := f.rex() | rexRM(d) | rexR(s); rex != 0x40 {
+			v, m = uint64(f.opc())|uint64(0xC0|p.modrm())<<8, 2
+			if rex := f.rex() | p.rex(); rex != 0x40 {
 				v, m = v<<8|uint64(rex), 3
 			}
 		case fastMovX64:
 			if ins.Off != 0 {
 				break
 			}
-			v, m = uint64(f.rex()|rexRM(d)|rexR(s))|uint64(f.opc())<<8|modRM(d, s)<<16, 3
-			if d == s {
+			v, m = uint64(f.rex()|p.rex())|uint64(f.opc())<<8|uint64(0xC0|p.modrm())<<16, 3
+			if p.same() {
 				m = 0 // a 64-bit move to itself: no code
 			}
 		case fastImm:
@@ -496,24 +524,24 @@ func fastRun(insns []core.Insn, addrs []int, kind []uint8, b []byte, k, n int) (
 			imm := ins.Imm
 			switch {
 			case isImm8(int64(imm)):
-				v, m = 0x83|uint64(f.ext()|uint8(d&7))<<8|uint64(uint8(imm))<<16, 3
-			case d == rax:
+				v, m = 0x83|uint64(f.ext()|p.rm())<<8|uint64(uint8(imm))<<16, 3
+			case p.rm() == 0 && p.rexB() == 0: // rax
 				v, m = uint64(f.opc())|uint64(uint32(imm))<<8, 5
 			default:
-				v, m = 0x81|uint64(f.ext()|uint8(d&7))<<8|uint64(uint32(imm))<<16, 6
+				v, m = 0x81|uint64(f.ext()|p.rm())<<8|uint64(uint32(imm))<<16, 6
 			}
-			if rex := f.rex() | rexRM(d); rex != 0x40 {
+			if rex := f.rex() | p.rexB(); rex != 0x40 {
 				v, m = v<<8|uint64(rex), m+1
 			}
 		case fastShiftK:
 			if ins.Off != 0 {
 				break
 			}
-			v, m = 0xC1|uint64(f.ext()|uint8(d&7))<<8|uint64(uint8(ins.Imm))<<16, 3
+			v, m = 0xC1|uint64(f.ext()|p.rm())<<8|uint64(uint8(ins.Imm))<<16, 3
 			if ins.Imm == 1 {
-				v, m = 0xD1|uint64(f.ext()|uint8(d&7))<<8, 2
+				v, m = 0xD1|uint64(f.ext()|p.rm())<<8, 2
 			}
-			if rex := f.rex() | rexRM(d); rex != 0x40 {
+			if rex := f.rex() | p.rexB(); rex != 0x40 {
 				v, m = v<<8|uint64(rex), m+1
 			}
 		case fastMovK:
@@ -523,25 +551,22 @@ func fastRun(insns []core.Insn, addrs []int, kind []uint8, b []byte, k, n int) (
 			imm := ins.Imm
 			switch {
 			case f.rex() == 0x48 && imm < 0:
-				v, m = uint64(0x48|rexRM(d))|0xC7<<8|modRM(d, 0)<<16|uint64(uint32(imm))<<24, 7
+				v, m = uint64(0x48|p.rexB())|0xC7<<8|uint64(0xC0|p.rm())<<16|uint64(uint32(imm))<<24, 7
 			case imm == 0:
-				v, m = 0x31|modRM(d, d)<<8, 2
-				if d >= r8 {
+				v, m = 0x31|uint64(0xC0|p.rm()*9)<<8, 2
+				if p.rexB() != 0 {
 					v, m = v<<8|0x45, 3
 				}
 			default:
-				v, m = uint64(0xB8|uint8(d&7))|uint64(uint32(imm))<<8, 5
-				if d >= r8 {
+				v, m = uint64(0xB8|p.rm())|uint64(uint32(imm))<<8, 5
+				if p.rexB() != 0 {
 					v, m = v<<8|0x41, 6
 				}
 			}
 		case fastLoad, fastStore:
-			// emit_insn_suffix: [base + disp8], else [base + disp32].
-			r, bs := d, s
-			if f.form() == fastStore {
-				r, bs = s, d
-			}
-			mrm := uint64(0x40 | bs&7 | (r&7)<<3)
+			// emit_insn_suffix: [base + disp8], else [base + disp32]; the
+			// base is in rm.
+			mrm := uint64(0x40 | p.modrm())
 			disp, dl := uint64(uint8(ins.Off)), 1
 			if !isImm8(int64(ins.Off)) {
 				mrm, disp, dl = mrm+0x40, uint64(uint32(int32(ins.Off))), 4
@@ -550,15 +575,15 @@ func fastRun(insns []core.Insn, addrs []int, kind []uint8, b []byte, k, n int) (
 			if f.opc2() != 0 {
 				v, m = v|uint64(f.opc2())<<8, 2
 			}
-			if rex := f.rex() | rexRM(bs) | rexR(r); rex != 0x40 {
+			if rex := f.rex() | p.rex(); rex != 0x40 {
 				v, m = v<<8|uint64(rex), m+1
 			}
 			v |= (mrm | disp<<8) << (8 * m)
 			m += 1 + dl
 		case fastJmpX, fastJmpK:
-			// emit_cond_jmp as the first pass sees it: addrs[] from
-			// this insn on still hold the 64-byte estimate (addr), and
-			// there is no padding yet.
+			// emit_cond_jmp as the first pass sees it: addrs[] from this
+			// insn on still hold the 64-byte estimate (addr), and there
+			// is no padding yet.
 			t := k + 1 + int(ins.Off)
 			off := firstEstimate * (t - k - 1)
 			if t <= k {
@@ -570,24 +595,24 @@ func fastRun(insns []core.Insn, addrs []int, kind []uint8, b []byte, k, n int) (
 			imm := ins.Imm
 			switch {
 			case f.form() == fastJmpX:
-				v, m = uint64(f.opc())|modRM(d, s)<<8, 2
-				if rex := f.rex() | rexRM(d) | rexR(s); rex != 0x40 {
+				v, m = uint64(f.opc())|uint64(0xC0|p.modrm())<<8, 2
+				if rex := f.rex() | p.rex(); rex != 0x40 {
 					v, m = v<<8|uint64(rex), 3
 				}
 			case f.opc() == 0xF7: // JSET: test dst, imm32
-				v, m = 0xF7|uint64(f.ext()|uint8(d&7))<<8|uint64(uint32(imm))<<16, 6
+				v, m = 0xF7|uint64(f.ext()|p.rm())<<8|uint64(uint32(imm))<<16, 6
 			case imm == 0: // test dst, dst: one byte shorter than cmp dst, 0
-				v, m = 0x85|modRM(d, d)<<8, 2
-				if rex := f.rex() | rexRM(d) | rexR(d); rex != 0x40 {
+				v, m = 0x85|uint64(0xC0|p.rm()*9)<<8, 2
+				if rex := f.rex() | p.rexB()*5; rex != 0x40 {
 					v, m = v<<8|uint64(rex), 3
 				}
 			case isImm8(int64(imm)):
-				v, m = 0x83|uint64(f.ext()|uint8(d&7))<<8|uint64(uint8(imm))<<16, 3
+				v, m = 0x83|uint64(f.ext()|p.rm())<<8|uint64(uint8(imm))<<16, 3
 			default:
-				v, m = 0x81|uint64(f.ext()|uint8(d&7))<<8|uint64(uint32(imm))<<16, 6
+				v, m = 0x81|uint64(f.ext()|p.rm())<<8|uint64(uint32(imm))<<16, 6
 			}
 			if f.form() == fastJmpK && (imm != 0 || f.opc() == 0xF7) {
-				if rex := f.rex() | rexRM(d); rex != 0x40 {
+				if rex := f.rex() | p.rexB(); rex != 0x40 {
 					v, m = v<<8|uint64(rex), m+1
 				}
 			}
@@ -797,6 +822,7 @@ func (c *compiler) recordVolatile() {
 	kind := c.kind[fs.start : fs.start+fs.n]
 	addrs := fs.addrs[:fs.n+1]
 	c.recs = grow(c.recs, len(fs.volSlots))
+	count := c.volCount[fs.start:][:fs.n]
 	for j, k := range fs.volSlots {
 		r := volRec{start0: int32(addrs[k]), end0: int32(addrs[k+1]), kind: kind[k], size0: uint8(addrs[k+1] - addrs[k])}
 		ins := &insns[k]
@@ -813,42 +839,10 @@ func (c *compiler) recordVolatile() {
 			fallthrough
 		case kindCond:
 			t := int(k) + 1 + rel
-			r.target0, r.vt = int32(addrs[t]), volBefore(fs.volSlots, j, t)
+			r.target0, r.vt = int32(addrs[t]), count[t]
 		}
 		c.recs[j] = r
 	}
-}
-
-// volBefore counts the volatile slots before do_jit index t (the slots
-// < t), looking from volatile slot j, the jump to t: most jumps are short,
-// so a walk from j beats a search.
-func volBefore(vol []int32, j, t int) int32 {
-	m := j + 1
-	if int(vol[j]) >= t {
-		m = j // backward, or to itself
-		for m > 0 && int(vol[m-1]) >= t {
-			if m < j-8 {
-				return volSearch(vol[:m], t)
-			}
-			m--
-		}
-		return int32(m)
-	}
-	for m < len(vol) && int(vol[m]) < t {
-		if m > j+8 {
-			return int32(m) + volSearch(vol[m:], t)
-		}
-		m++
-	}
-	return int32(m)
-}
-
-// volSearch is volBefore's search for far targets, kept out of line so
-// that the walk inlines.
-//
-//go:noinline
-func volSearch(vol []int32, t int) int32 {
-	return int32(sort.Search(len(vol), func(m int) bool { return int(vol[m]) >= t }))
 }
 
 // sizePass is a later sizing pass. Only the volatile slots can change
@@ -1098,12 +1092,38 @@ var fastForms = func() (t [256]fastForm) {
 	return t
 }()
 
-// rexRM and rexR are a register's REX.B and REX.R bits (add_2mod).
-func rexRM(r reg) uint8 { return uint8(r) >> 3 }
-func rexR(r reg) uint8  { return uint8(r) >> 3 << 2 }
+// fastMax is the most bytes fastRun emits for one insn (a cmp with an
+// imm32 and a jcc rel32), rounded up to cover putCode's 8-byte write.
+const fastMax = 16
 
-// modRM is ModRM with mod 11 (add_2reg(0xC0, rm, r)).
-func modRM(rm, r reg) uint64 { return uint64(0xC0 | rm&7 | (r&7)<<3) }
+// regPair is what an instruction's encoding takes of two BPF registers,
+// rm (dst) and reg (src): add_2reg's bits and add_2mod's REX bits.
+// Indexed by register number & 15, so that it needs no bounds check: scan
+// rejects a register field past r10 wherever it names a register.
+// regPairSwap has src in rm and dst in reg, as loads do.
+var regPair, regPairSwap = func() (t, swap [16][16]pair) {
+	for rm := range core.NumRegs {
+		for r := range core.NumRegs {
+			x, y := bpf2x86[rm], bpf2x86[r]
+			t[rm][r] = pair(x&7|(y&7)<<3) | pair(add2mod(0, x, y))<<8
+			if rm == r {
+				t[rm][r] |= 1 << 16
+			}
+			swap[r][rm] = t[rm][r]
+		}
+	}
+	return t, swap
+}()
+
+// pair is one regPair entry: the ModRM register bits (mod 00), the REX
+// bits, and whether both are the same register.
+type pair uint32
+
+func (p pair) modrm() uint8 { return uint8(p) }
+func (p pair) rm() uint8    { return uint8(p) & 7 }
+func (p pair) rex() uint8   { return uint8(p >> 8) }
+func (p pair) rexB() uint8  { return uint8(p>>8) & 1 }
+func (p pair) same() bool   { return p>>16 != 0 }
 
 // putCode writes up to 8 bytes of code at b[n:] (the rest of the word is
 // garbage the next insn overwrites; begin keeps asmSize bytes of room).

@@ -213,27 +213,36 @@ func TestDumpText(t *testing.T) {
 	}
 }
 
-// volBefore agrees with counting, for targets near and far in both
-// directions from every volatile slot.
-func TestVolBefore(t *testing.T) {
-	for _, vol := range [][]int32{
-		{0},
-		{5},
-		{0, 1, 2, 3},
-		{3, 9, 10, 40, 41, 42, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 90, 200, 201, 202, 300},
-	} {
-		for j := range vol {
-			for tgt := 0; tgt <= int(vol[len(vol)-1])+2; tgt++ {
-				want := int32(0)
-				for _, k := range vol {
-					if int(k) < tgt {
-						want++
-					}
-				}
-				if got := volBefore(vol, j, tgt); got != want {
-					t.Errorf("vol %v, from %d to %d: %d, want %d", vol, j, tgt, got, want)
-				}
+// scan's volCount agrees with counting the volatile slots before each
+// slot, in every function.
+func TestVolCount(t *testing.T) {
+	p := benchProgram(300)
+	// Three functions, so that the counts start again at each.
+	p.Funcs = []core.Func{{Name: "a", End: 100, StackDepth: 8}, {Name: "b", Start: 100, End: 200}, {Name: "c", Start: 200, End: 300}}
+	for k := range p.Insns {
+		if ins := &p.Insns[k]; ins.IsJump() && ins.JumpTarget(k) >= k/100*100+100 {
+			ins.Off = 0 // no jump leaves its function
+		}
+	}
+	p.Insns[99], p.Insns[199] = core.Insn{Op: core.JMP | core.Exit}, core.Insn{Op: core.JMP | core.Exit}
+	c := &compiler{p: p, opts: jit.Options{Base: mem.X86CodeBase, HelperAddr: kernelHelpers}}
+	if _, err := c.compile(); err != nil {
+		t.Fatal(err)
+	}
+	for _, fs := range c.funcs {
+		want := int32(0)
+		vol := fs.volSlots
+		for k := range fs.n {
+			if got := c.volCount[fs.start+k]; got != want {
+				t.Errorf("function %s, slot %d: %d volatile slots before, want %d", fs.f.Name, fs.start+k, got, want)
 			}
+			if len(vol) > 0 && int(vol[0]) == k {
+				want++
+				vol = vol[1:]
+			}
+		}
+		if want == 0 {
+			t.Errorf("function %s: no volatile slot", fs.f.Name)
 		}
 	}
 }
