@@ -299,7 +299,14 @@ func fastAssign(b []byte, i int, dst core.Reg, kind byte, f *fastInsn) int {
 		ins.Src, _, i = scanReg(b, i, kind)
 		return i
 	case isDigit(c) || (c == '-' || c == '+') && i+1 < len(b) && (isDigit(b[i+1]) || isBlank(b[i+1])):
-		neg, hex, mag, end, ok, big := scanNumber(b, i)
+		var neg, hex, ok, big bool
+		var mag uint64
+		var end int
+		if d, sneg, send := smallNumber(b, i); send >= 0 {
+			neg, mag, end, ok = sneg, uint64(d), send, true
+		} else {
+			neg, hex, mag, end, ok, big = scanNumber(b, i)
+		}
 		if !ok || big {
 			return -1
 		}

@@ -528,6 +528,12 @@ func (p *parser) off16() int16 {
 
 // scanImm32 scans an immediate by imm32's rules.
 func scanImm32(b []byte, i int) (int32, int) {
+	if d, neg, end := smallNumber(b, i); end >= 0 {
+		if neg {
+			return -int32(d), end
+		}
+		return int32(d), end
+	}
 	neg, hex, mag, end, ok, big := scanNumber(b, i)
 	v, fits := imm32Of(neg, hex, mag)
 	if !ok || big || !fits {
@@ -538,12 +544,38 @@ func scanImm32(b []byte, i int) (int32, int) {
 
 // scanOff16 scans an offset by off16's rules.
 func scanOff16(b []byte, i int) (int16, int) {
+	if d, neg, end := smallNumber(b, i); end >= 0 {
+		if neg {
+			return -int16(d), end
+		}
+		return int16(d), end
+	}
 	neg, hex, mag, end, ok, big := scanNumber(b, i)
 	v, fits := off16Of(neg, hex, mag)
 	if !ok || big || !fits {
 		return 0, -1
 	}
 	return v, end
+}
+
+// smallNumber scans a number of one decimal digit with an optional sign
+// next to it, as most immediates and offsets are ("1", "-8", "+4"): what
+// scanNumber would give, without its cases. end is -1 for any other.
+func smallNumber(b []byte, i int) (d byte, neg bool, end int) {
+	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) {
+		return 0, false, -1
+	}
+	if c := b[i]; c == '-' || c == '+' {
+		neg = c == '-'
+		i++
+	}
+	if uint(i) >= uint(len(b)) {
+		return 0, false, -1
+	}
+	if d = b[i] - '0'; d > 9 || i+1 < len(b) && identByte[b[i+1]] {
+		return 0, false, -1
+	}
+	return d, neg, i + 1
 }
 
 // scanImm64 scans the constant of an ld_imm64 by imm64's rules.
