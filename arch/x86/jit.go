@@ -1127,4 +1127,4 @@ func (p pair) same() bool   { return p>>16 != 0 }
 
 // putCode writes up to 8 bytes of code at b[n:] (the rest of the word is
 // garbage the next insn overwrites; begin keeps asmSize bytes of room).
-func putCode(b []byte, n int, v uint64) { binary.LittleEndian.PutUint64(b[n:], v) }
+func putCode(b []byte, n int, v uint64) { binary.LittleEndian.PutUint64(b[n:n+8:n+8], v) }
