@@ -303,42 +303,8 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	kind := c.kind[fs.start : fs.start+fs.n]
 	fs.tcReachable = fs.f.TailCallReachable
-	var used uint16
-	tc := false
-	nv := 0
 	vol = vol[:len(insns)]
-	count := c.volCount[fs.start:][:len(insns)]
-	lone := false // an ld_imm64 without its second slot, reported below
-	for k := range insns {
-		ins := &insns[k]
-		// detect_reg_usage looks at both fields of every insn, the second
-		// half of an ld_imm64 included; a value past r10 sets bit 15,
-		// looked into below.
-		used |= regBit[ins.Dst] | regBit[ins.Src]
-		count[k] = int32(nv)
-		// One test for the plain insns, most of them; no call in the
-		// loop, so that its state stays in registers.
-		if kd := opKind[ins.Op]; kd != kindPlain {
-			switch {
-			case kd == kindVolatile:
-				// Jumps and exits depend on addrs[], calls on the layout,
-				// tail calls on the labels of the previous pass.
-				kind[k] = kindVolatile
-				vol[nv] = int32(k) // no append: its call would spill the loop's registers
-				nv++
-				// The verifier marks every function holding a tail call
-				// tail_call_reachable; legacy do_jit also ORs in
-				// tail_call_seen itself.
-				if ins.Op == core.JMP|core.TailCall {
-					tc = true
-				}
-			case k+1 < len(insns) && insns[k+1].Op == 0:
-				kind[k+1] = kindSecond
-			default:
-				lone = true
-			}
-		}
-	}
+	used, nv, tc, lone := scanSlots(insns, kind, vol, c.volCount[fs.start:][:len(insns)])
 	if lone {
 		for k := range insns {
 			if insns[k].IsLdImm64() && (k+1 >= len(insns) || insns[k+1].Op != 0) && kind[k] != kindSecond {
@@ -380,6 +346,45 @@ func (c *compiler) scan(fs *funcState, vol []int32) error {
 		}
 	}
 	return nil
+}
+
+// scanSlots is scan's loop over the slots of a function: it returns the
+// registers used (regBit), the number of volatile slots, listed in vol,
+// whether one is a tail call, and whether an ld_imm64 lacks its second
+// slot; it fills kind and count (volCount). A leaf function, so that Go
+// keeps its state in registers.
+func scanSlots(insns []core.Insn, kind []uint8, vol, count []int32) (used uint16, nv int, tc, lone bool) {
+	kind, vol, count = kind[:len(insns)], vol[:len(insns)], count[:len(insns)]
+	for k := range insns {
+		ins := &insns[k]
+		// detect_reg_usage looks at both fields of every insn, the second
+		// half of an ld_imm64 included; a value past r10 sets bit 15,
+		// looked into below.
+		used |= regBit[ins.Dst] | regBit[ins.Src]
+		count[k] = int32(nv)
+		// One test for the plain insns, most of them.
+		if kd := opKind[ins.Op]; kd != kindPlain {
+			switch {
+			case kd == kindVolatile:
+				// Jumps and exits depend on addrs[], calls on the layout,
+				// tail calls on the labels of the previous pass.
+				kind[k] = kindVolatile
+				vol[nv] = int32(k) // no append: its call would spill the loop's registers
+				nv++
+				// The verifier marks every function holding a tail call
+				// tail_call_reachable; legacy do_jit also ORs in
+				// tail_call_seen itself.
+				if ins.Op == core.JMP|core.TailCall {
+					tc = true
+				}
+			case k+1 < len(insns) && insns[k+1].Op == 0:
+				kind[k+1] = kindSecond
+			default:
+				lone = true
+			}
+		}
+	}
+	return used, nv, tc, lone
 }
 
 // regBit is detect_reg_usage's view of a register field: its bit, and bit
