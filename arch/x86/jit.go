@@ -676,20 +676,7 @@ func (c *compiler) finalPass() (int, error) {
 	addrs := fs.addrs[:fs.n+1]
 	// Volatile slot j (volSlots[j]) ends the run of addrs[] entries that
 	// shift[j] moves: vol[k] == j for k in (volSlots[j-1]+1, volSlots[j]].
-	from := 0
-	for j, k := range fs.volSlots {
-		if d := fs.shift[j]; d != 0 {
-			for t := from; t <= int(k); t++ {
-				addrs[t] += d
-			}
-		}
-		from = int(k) + 1
-	}
-	if d := fs.shift[len(fs.volSlots)]; d != 0 {
-		for t := from; t < fs.n; t++ {
-			addrs[t] += d
-		}
-	}
+	foldShift(addrs[:fs.n], fs.volSlots, fs.shift)
 	// addrs[n] is also the next function's addrs[0], which its converge
 	// has overwritten.
 	addrs[fs.n] = fs.proglen
@@ -784,6 +771,29 @@ func (c *compiler) finalPass() (int, error) {
 		return 0, err
 	}
 	return c.proglen, nil
+}
+
+// foldShift adds shift[j] to the entries of addrs that volatile slot j
+// ends the run of (finalPass), and the last shift to the rest. A leaf
+// function, each run a slice, so that the adds need no bounds checks.
+func foldShift(addrs []int, vol []int32, shift []int) {
+	shift = shift[:len(vol)+1]
+	from := 0
+	for j, k := range vol {
+		if d := shift[j]; d != 0 {
+			run := addrs[from : k+1]
+			for t := range run {
+				run[t] += d
+			}
+		}
+		from = int(k) + 1
+	}
+	if d := shift[len(vol)]; d != 0 {
+		run := addrs[from:]
+		for t := range run {
+			run[t] += d
+		}
+	}
 }
 
 // copyRun appends the code of slots [from, to), none volatile, from where
