@@ -168,16 +168,25 @@ var firstWords = func() (t [512]firstWord) {
 		add("r"+strconv.Itoa(int(r)), firstWord{reg: r, regKind: regR})
 		add("w"+strconv.Itoa(int(r)), firstWord{reg: r, regKind: regW})
 	}
+	add("if", firstWord{kw: kwIf})
+	add("goto", firstWord{kw: kwGoto})
 	return t
 }()
 
 type firstWord struct {
 	key     uint64
 	n       uint8    // the word's length: a key does not tell "ja" from "ja\x00"
+	kw      uint8    // a pseudo-C keyword, else:
 	m       mnemonic // kind 0: a register
 	reg     core.Reg
 	regKind byte
 }
+
+// Pseudo-C keywords among firstWords.
+const (
+	kwIf = iota + 1
+	kwGoto
+)
 
 func firstWordHash(key uint64) uint32 { return uint32((key * 0x9e3779b97f4a7c15) >> (64 - 9)) }
 

@@ -103,22 +103,18 @@ func (p *parser) fastStatement(b []byte, base, i int, atEnd bool) int {
 		if next < len(b) && b[next] == ':' {
 			return p.fastLabel(b, base, start, i, next+1, atEnd)
 		}
-		if fw != nil {
-			if fw.m.kind == 0 {
-				i = fastAssign(b, next, fw.reg, fw.regKind, &f)
-			} else {
-				i = fastConformance(b, next, fw.m, &f)
-			}
-		} else {
-			switch string(b[start:i]) {
-			case "if":
-				i = fastCond(b, next, &f)
-			case "goto":
-				f.ins.Op = core.JMP | core.JA
-				i = fastTarget(b, next, fixJump, &f)
-			default:
-				return -1
-			}
+		switch {
+		case fw == nil:
+			return -1
+		case fw.kw == kwIf:
+			i = fastCond(b, next, &f)
+		case fw.kw == kwGoto:
+			f.ins.Op = core.JMP | core.JA
+			i = fastTarget(b, next, fixJump, &f)
+		case fw.m.kind == 0:
+			i = fastAssign(b, next, fw.reg, fw.regKind, &f)
+		default:
+			i = fastConformance(b, next, fw.m, &f)
 		}
 	}
 	if i = statementEnd(b, i, atEnd); i < 0 {
@@ -310,7 +306,7 @@ func fastAssign(b []byte, i int, dst core.Reg, kind byte, f *fastInsn) int {
 		if !ok || big {
 			return -1
 		}
-		if ll := skipBlanks(b, end); hasPrefixAt(b, ll, "ll") && (ll+2 == len(b) || !identByte[b[ll+2]]) {
+		if ll := skipBlanks(b, end); wordAt(b, ll, "ll") {
 			// "r1 = N ll": ld_imm64.
 			if kind != regR || neg && mag > 1<<63 {
 				return -1
@@ -453,7 +449,7 @@ func fastCond(b []byte, i int, f *fastInsn) int {
 	}
 	f.ins = core.Insn{Op: cls | o.op, Dst: dst}
 	i = scanRegOrImm(b, i+len(o.text), kind, &f.ins)
-	if i = skipBlanks(b, i); !hasPrefixAt(b, i, "goto") || i+4 < len(b) && identByte[b[i+4]] {
+	if i = skipBlanks(b, i); !wordAt(b, i, "goto") {
 		return -1
 	}
 	return fastTarget(b, i+4, fixJump, f)

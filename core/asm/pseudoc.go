@@ -1,6 +1,8 @@
 package asm
 
 import (
+	"encoding/binary"
+
 	"jitsim/core"
 )
 
@@ -27,13 +29,37 @@ var aluOps = []aluOp{
 }
 
 // byFirst indexes operator tables by their first byte, so matching one
-// compares at most three candidates.
-func byFirst[T any](ops []T, text func(T) string) (t [256][]T) {
+// compares at most three candidates, each text (of up to 4 bytes) packed
+// into a word to compare with what load4 reads.
+func byFirst[T any](ops []T, text func(T) string) (t [256][]packedOp[T]) {
 	for _, o := range ops {
-		c := text(o)[0]
-		t[c] = append(t[c], o)
+		s := text(o)
+		var key uint32
+		for k := len(s) - 1; k >= 0; k-- {
+			key = key<<8 | uint32(s[k])
+		}
+		t[s[0]] = append(t[s[0]], packedOp[T]{key: key, mask: uint32(lowBytes[len(s)]), n: len(s), op: o})
 	}
 	return t
+}
+
+type packedOp[T any] struct {
+	key, mask uint32
+	n         int // the text's length
+	op        T
+}
+
+// load4 packs the bytes b[i:i+4] into a word, little-endian, zero past
+// the end of b. i must not be negative.
+func load4(b []byte, i int) uint32 {
+	if i+4 <= len(b) {
+		return binary.LittleEndian.Uint32(b[i:])
+	}
+	var w uint32
+	for k := len(b) - 1; k >= i; k-- {
+		w = w<<8 | uint32(b[k])
+	}
+	return w
 }
 
 var (
@@ -44,9 +70,10 @@ var (
 // matchALUOp finds the compound assignment at b[i:].
 func matchALUOp(b []byte, i int) (aluOp, bool) {
 	if uint(i) < uint(len(b)) {
-		for _, o := range aluOpsByFirst[b[i]] {
-			if hasPrefixAt(b, i, o.text) {
-				return o, true
+		w := load4(b, i)
+		for _, o := range aluOpsByFirst[byte(w)] {
+			if w&o.mask == o.key {
+				return o.op, true
 			}
 		}
 	}
@@ -56,13 +83,25 @@ func matchALUOp(b []byte, i int) (aluOp, bool) {
 // matchJmpOp finds the condition at b[i:].
 func matchJmpOp(b []byte, i int) (jmpOp, bool) {
 	if uint(i) < uint(len(b)) {
-		for _, o := range jmpOpsByFirst[b[i]] {
-			if hasPrefixAt(b, i, o.text) {
-				return o, true
+		w := load4(b, i)
+		for _, o := range jmpOpsByFirst[byte(w)] {
+			if w&o.mask == o.key {
+				return o.op, true
 			}
 		}
 	}
 	return jmpOp{}, false
+}
+
+// wordAt reports whether b[i:] starts with the identifier w (not followed
+// by another identifier byte); w has at most 4 bytes.
+func wordAt(b []byte, i int, w string) bool {
+	var key uint32
+	for k := len(w) - 1; k >= 0; k-- {
+		key = key<<8 | uint32(w[k])
+	}
+	return uint(i) < uint(len(b)) && load4(b, i)&uint32(lowBytes[len(w)]) == key &&
+		!(i+len(w) < len(b) && identByte[b[i+len(w)]])
 }
 
 // jmpOps are the conditions of "if", longest first.
@@ -79,7 +118,7 @@ var jmpOps = []jmpOp{
 
 // instruction dispatches on the first word of a statement.
 func (p *parser) instruction(col int, w []byte) {
-	if f := lookupFirst(w); f != nil {
+	if f := lookupFirst(w); f != nil && f.kw == 0 {
 		if f.m.kind == 0 {
 			p.assign(col, f.reg, f.regKind)
 		} else {
@@ -259,19 +298,13 @@ func (p *parser) assign(col int, dst core.Reg, kind byte) {
 	}
 	p.skipSpace()
 	opAt := p.i
-	var op uint8
-	var off int16
-	found := false
-	for _, o := range aluOpsByFirst[p.peek()] {
-		if p.acceptStr(o.text) {
-			op, off, found = o.op, o.off, true
-			break
-		}
-	}
+	o, found := matchALUOp(p.buf, p.i)
 	if !found {
 		p.errorf("expected assignment operator after %s, found %s", p.buf[col:opAt], p.found())
 		return
 	}
+	p.i += len(o.text)
+	op, off := o.op, o.off
 	ins := core.Insn{Op: cls | op, Dst: dst, Off: off}
 	if op != core.Mov {
 		// Compound assignment.
@@ -769,14 +802,11 @@ func (p *parser) cond(col int) {
 	}
 	p.skipSpace()
 	ins := core.Insn{Dst: dst}
-	found := false
-	for _, o := range jmpOpsByFirst[p.peek()] {
-		if p.acceptStr(o.text) {
-			ins.Op, found = cls|o.op, true
-			break
-		}
-	}
-	if !found {
+	o, found := matchJmpOp(p.buf, p.i)
+	if found {
+		ins.Op = cls | o.op
+		p.i += len(o.text)
+	} else {
 		p.errorf("expected comparison (==, !=, >, >=, <, <=, s>, s>=, s<, s<=, &), found %s", p.found())
 		return
 	}
