@@ -499,12 +499,8 @@ func fastRun(insns []core.Insn, addrs []int, kind []uint8, b []byte, k, n int) (
 		m := -1      // and its length; -1: emitInsn emits it
 		f := fastForms[ins.Op]
 		// The ModRM register bits and REX bits of dst in rm, src in reg
-		// (a load has them the other way round).
-		regs := &regPair
-		if f.form() == fastLoad {
-			regs = &regPairSwap
-		}
-		p := regs[ins.Dst&15][ins.Src&15]
+		// (a load has them the other way round: swapped).
+		p := regPair[ins.Dst&15][ins.Src&15]
 		switch f.form() {
 		case fastRR:
 			if ins.Off != 0 {
@@ -571,6 +567,9 @@ func fastRun(insns []core.Insn, addrs []int, kind []uint8, b []byte, k, n int) (
 		case fastLoad, fastStore:
 			// emit_insn_suffix: [base + disp8], else [base + disp32]; the
 			// base is in rm.
+			if f.form() == fastLoad {
+				p = p.swapped()
+			}
 			mrm := uint64(0x40 | p.modrm())
 			disp, dl := uint64(uint8(ins.Off)), 1
 			if !isImm8(int64(ins.Off)) {
@@ -1115,30 +1114,27 @@ const fastMax = 16
 // rm (dst) and reg (src): add_2reg's bits and add_2mod's REX bits.
 // Indexed by register number & 15, so that it needs no bounds check: scan
 // rejects a register field past r10 wherever it names a register.
-// regPairSwap has src in rm and dst in reg, as loads do.
-var regPair, regPairSwap = func() (t, swap [16][16]pair) {
+var regPair = func() (t [16][16]pair) {
 	for rm := range core.NumRegs {
 		for r := range core.NumRegs {
 			x, y := bpf2x86[rm], bpf2x86[r]
-			t[rm][r] = pair(x&7|(y&7)<<3) | pair(add2mod(0, x, y))<<8
-			if rm == r {
-				t[rm][r] |= 1 << 16
-			}
-			swap[r][rm] = t[rm][r]
+			t[rm][r] = pair(x&7|(y&7)<<3) | pair(add2mod(0, x, y))<<8 |
+				pair(y&7|(x&7)<<3)<<16 | pair(add2mod(0, y, x))<<24
 		}
 	}
-	return t, swap
+	return t
 }()
 
-// pair is one regPair entry: the ModRM register bits (mod 00), the REX
-// bits, and whether both are the same register.
+// pair is one regPair entry: the ModRM register bits (mod 00) and the REX
+// bits, then the same with the registers swapped.
 type pair uint32
 
-func (p pair) modrm() uint8 { return uint8(p) }
-func (p pair) rm() uint8    { return uint8(p) & 7 }
-func (p pair) rex() uint8   { return uint8(p >> 8) }
-func (p pair) rexB() uint8  { return uint8(p>>8) & 1 }
-func (p pair) same() bool   { return p>>16 != 0 }
+func (p pair) modrm() uint8  { return uint8(p) }
+func (p pair) rm() uint8     { return uint8(p) & 7 }
+func (p pair) rex() uint8    { return uint8(p >> 8) }
+func (p pair) rexB() uint8   { return uint8(p>>8) & 1 }
+func (p pair) same() bool    { return uint16(p) == uint16(p>>16) }
+func (p pair) swapped() pair { return p >> 16 }
 
 // putCode writes up to 8 bytes of code at b[n:] (the rest of the word is
 // garbage the next insn overwrites; begin keeps asmSize bytes of room).
