@@ -213,13 +213,14 @@ type parser struct {
 
 	progs []*prog
 	cur   *prog
-	// The current program's labels, label references and symbol names
-	// (Symbols[k].Name is names[symEnds[k-1]:symEnds[k]] until endProg
-	// makes them one string).
-	labels  labelTab
-	fixups  []fixup
-	names   []byte
-	symEnds []int32
+	// The current program's labels, label references and symbols, which
+	// endProg turns into Program.Symbols: until then they hold no pointer
+	// (a pointer store costs a write barrier while the GC runs), and the
+	// names are one []byte.
+	labels labelTab
+	fixups []fixup
+	names  []byte
+	syms   []symDef
 	// insns[:nslots] and slotPos[:nslots] hold the slots of all
 	// programs, each program's a cap-limited part of them; the current one
 	// starts at progStart. Every slot's Origin is 0: origins, the one
@@ -237,6 +238,14 @@ type parser struct {
 }
 
 type lineCol struct{ line, col int32 }
+
+// symDef is a Program.Symbols entry while its program is parsed: the name
+// is names[previous symDef's end:end].
+type symDef struct {
+	insn int32
+	end  int32
+	fn   bool
+}
 
 // fileFixup is resolved once the whole file is read.
 type fileFixup struct {
@@ -567,6 +576,12 @@ func (p *parser) startProg(name string, typ core.ProgType, pos core.Pos) {
 // are local, as in GNU as: they resolve jumps but are not Symbols (Format
 // invents them for targets that have no symbol).
 func (p *parser) defineLabel(col int, name []byte, fn bool) {
+	// name is a slice of p.buf, which starts at src[p.lineOff].
+	p.defineLabelAt(col, name, p.lineOff+cap(p.buf)-cap(name), fn)
+}
+
+// defineLabelAt is defineLabel for the name at src[start:].
+func (p *parser) defineLabelAt(col int, name []byte, start int, fn bool) {
 	if _, _, isReg := parseReg(name); isReg {
 		p.errorAt(p.pos(col), "label %q is a register name", name)
 		return
@@ -575,9 +590,7 @@ func (p *parser) defineLabel(col int, name []byte, fn bool) {
 		p.errorAt(p.pos(col), "label %q starts with a digit", name)
 		return
 	}
-	pr := p.program()
-	// name is a slice of p.buf, which starts at src[p.lineOff].
-	start := p.lineOff + cap(p.buf) - cap(name)
+	p.program()
 	e := &p.labels.ents[p.labels.find(p.src, start, start+len(name))]
 	if e.def.slot >= 0 {
 		p.errorAt(p.pos(col), "duplicate label %q (first defined at %v)", name, p.posOf(e.def.at))
@@ -585,10 +598,9 @@ func (p *parser) defineLabel(col int, name []byte, fn bool) {
 	}
 	def := labelDef{slot: int32(p.slot()), sym: -1, at: lineCol{int32(p.lineNo), int32(col + 1)}}
 	if len(name) < 2 || name[0] != '.' || name[1] != 'L' {
-		def.sym = int32(len(pr.p.Symbols))
-		pr.p.Symbols = append(grow(pr.p.Symbols, 1), core.Symbol{Insn: int(def.slot), Func: fn})
+		def.sym = int32(len(p.syms))
 		p.names = append(grow(p.names, len(name)), name...)
-		p.symEnds = append(grow(p.symEnds, 1), int32(len(p.names)))
+		p.syms = append(grow(p.syms, 1), symDef{insn: def.slot, end: int32(len(p.names)), fn: fn})
 	}
 	e.def = def
 }
@@ -677,19 +689,14 @@ func (p *parser) endProg() {
 		pr.p.Origins = p.origins
 	}
 	p.progStart = n
-	if len(p.symEnds) > 0 {
-		names := string(p.names)
-		start := int32(0)
-		for k, end := range p.symEnds {
-			pr.p.Symbols[k].Name = names[start:end]
-			start = end
-		}
-	}
 	insns := pr.p.Insns
 	fixups := p.fixups
 	labels := p.labels.ents
-	p.fixups, p.names, p.symEnds = p.fixups[:0], p.names[:0], p.symEnds[:0]
-	defer p.labels.reset()
+	syms := p.syms
+	defer func() {
+		p.fixups, p.names, p.syms = p.fixups[:0], p.names[:0], p.syms[:0]
+		p.labels.reset()
+	}()
 	for _, f := range fixups {
 		name := p.src[f.start:f.end]
 		def := labels[f.label].def
@@ -720,9 +727,18 @@ func (p *parser) endProg() {
 			if f.kind != fixJumpImm {
 				insns[f.slot].Src = core.PseudoCall
 				if def.sym >= 0 {
-					pr.p.Symbols[def.sym].Func = true
+					syms[def.sym].fn = true
 				}
 			}
+		}
+	}
+	if len(syms) > 0 {
+		names := string(p.names)
+		pr.p.Symbols = make([]core.Symbol, len(syms))
+		start := int32(0)
+		for k, s := range syms {
+			pr.p.Symbols[k] = core.Symbol{Name: names[start:s.end], Insn: int(s.insn), Func: s.fn}
+			start = s.end
 		}
 	}
 }

@@ -144,8 +144,7 @@ func (p *parser) fastLabel(b []byte, base, start, end, rest int, atEnd bool) int
 	if rest = statementEnd(b, rest, atEnd); rest < 0 {
 		return -1
 	}
-	p.buf = b[base:] // defineLabel finds the name's offset in src from p.buf
-	p.defineLabel(start-base, b[start:end], false)
+	p.defineLabelAt(start-base, b[start:end], p.lineOff+start-base, false)
 	return rest
 }
 
