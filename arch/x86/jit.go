@@ -501,7 +501,10 @@ func fastRun(insns []core.Insn, addrs []int, kind []uint8, b []byte, k, n int) (
 		// The ModRM register bits and REX bits of dst in rm, src in reg
 		// (a load has them the other way round: swapped).
 		p := regPair[ins.Dst&15][ins.Src&15]
+		// fastNone's case makes eight, which Go compiles to a jump table
+		// rather than a search.
 		switch f.form() {
+		case fastNone:
 		case fastRR:
 			if ins.Off != 0 {
 				break
