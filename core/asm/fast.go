@@ -44,11 +44,12 @@ type fastInsn struct {
 	imm64  uint64
 }
 
+// fastInsn kinds.
 const (
-	fastPlain = iota
-	fastJump
-	fastLdImm64
-	fastExit
+	fastPlain   = iota // emit ins
+	fastJump           // a jump or call: its target, then ins
+	fastLdImm64        // both slots of an ld_imm64 of imm64 into ins.Dst
+	fastExit           // exit, which may be the "exit" label
 )
 
 // fastLines assembles the lines of src from off with the fast path, up
@@ -138,8 +139,8 @@ func (p *parser) fastStatement(b []byte, base, i int, atEnd bool) int {
 	return i
 }
 
-// fastLabel defines the label b[start:end] of a line (b[base:]) that holds nothing
-// else (after rest), as the general parser would.
+// fastLabel defines the label b[start:end] of a line (b[base:]) that
+// holds nothing else after it (from rest), as the general parser would.
 func (p *parser) fastLabel(b []byte, base, start, end, rest int, atEnd bool) int {
 	if rest = statementEnd(b, rest, atEnd); rest < 0 {
 		return -1
