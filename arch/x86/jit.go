@@ -22,6 +22,127 @@ const (
 	maxTailCalls  = kabi.MaxTailCallCnt
 )
 
+// The first pass emits the commonest insns, those that are one machine
+// instruction (or a cmp and a jcc) with the registers in fixed fields,
+// from the tables below, in fastRun, a loop without a call: every call level
+// on the per-insn path spills and reloads the loop's state (Go keeps no
+// register across a call), which cost as much as encoding the insn. The
+// bytes are the same as the emitter's for the insn (emitAluBinop,
+// emitMov, emitAluShiftK, emitLoad, emitStore, emitJump's cmp and
+// emit_cond_jmp); anything else (a reserved field set, a form the table
+// does not cover, a jump that needs the error path) goes to emitInsn.
+
+// Forms of fastForm.
+const (
+	fastNone   = iota
+	fastRR     // [REX] opc ModRM(dst, src): ALU binop X, 32-bit mov X
+	fastMovX64 // EMIT_mov: REX.W 89 ModRM, nothing when dst == src
+	fastImm    // ALU binop K: 83 /ext ib, the rax form, 81 /ext id
+	fastShiftK // D1 /ext, C1 /ext ib
+	fastMovK   // emit_mov_imm32
+	fastLoad   // emit_ldx / emit_ldsx: [REX] opc [opc2] ModRM disp
+	fastStore  // emit_stx of a W or DW
+	fastJmpX   // cmp/test dst, src; jcc
+	fastJmpK   // test dst, imm32 / test dst, dst / cmp dst, imm; jcc
+)
+
+// fastForm says how the first pass emits one opcode without a call. It
+// is packed into one word, which the loop keeps in a register: the form,
+// REX (0x40, or 0x48 where the kernel always emits REX.W), the opcode of
+// the reg-reg or memory form (the rax form's for fastImm), the second
+// opcode byte after 0F (fastLoad; 0 if none), the ModRM of the immediate
+// forms with rm = 0, and the jcc of a jump, a byte each.
+type fastForm uint64
+
+func mkFast(form, rex, opc, opc2, ext, cc uint8) fastForm {
+	return fastForm(form) | fastForm(rex)<<8 | fastForm(opc)<<16 | fastForm(opc2)<<24 | fastForm(ext)<<32 | fastForm(cc)<<40
+}
+
+func (f fastForm) form() uint8 { return uint8(f) }
+func (f fastForm) rex() uint8  { return uint8(f >> 8) }
+func (f fastForm) opc() uint8  { return uint8(f >> 16) }
+func (f fastForm) opc2() uint8 { return uint8(f >> 24) }
+func (f fastForm) ext() uint8  { return uint8(f >> 32) }
+func (f fastForm) cc() uint8   { return uint8(f >> 40) }
+
+var fastForms = func() (t [256]fastForm) {
+	for _, class := range []uint8{core.ALU, core.ALU64} {
+		rex := uint8(0x40)
+		if class == core.ALU64 {
+			rex = 0x48
+		}
+		for _, op := range []uint8{core.Add, core.Sub, core.And, core.Or, core.Xor} {
+			aop := bpfAluOps[op>>4]
+			t[class|op|core.X] = mkFast(fastRR, rex, aluRegOpc[aop], 0, 0, 0)
+			t[class|op|core.K] = mkFast(fastImm, rex, aluEaxOpc[aop], 0, aluImmExt[aop], 0)
+		}
+		for _, op := range []uint8{core.Lsh, core.Rsh, core.Arsh} {
+			t[class|op|core.K] = mkFast(fastShiftK, rex, 0, 0, shiftExt[bpfShiftOps[op>>4]], 0)
+		}
+		t[class|core.Mov|core.K] = mkFast(fastMovK, rex, 0, 0, 0, 0)
+	}
+	t[core.ALU|core.Mov|core.X] = mkFast(fastRR, 0x40, 0x89, 0, 0, 0)
+	t[core.ALU64|core.Mov|core.X] = mkFast(fastMovX64, 0x48, 0x89, 0, 0, 0)
+	t[core.LDX|core.MEM|core.B] = mkFast(fastLoad, 0x48, 0x0F, 0xB6, 0, 0)
+	t[core.LDX|core.MEM|core.H] = mkFast(fastLoad, 0x48, 0x0F, 0xB7, 0, 0)
+	t[core.LDX|core.MEM|core.W] = mkFast(fastLoad, 0x40, 0x8B, 0, 0, 0)
+	t[core.LDX|core.MEM|core.DW] = mkFast(fastLoad, 0x48, 0x8B, 0, 0, 0)
+	t[core.LDX|core.MEMSX|core.B] = mkFast(fastLoad, 0x48, 0x0F, 0xBE, 0, 0)
+	t[core.LDX|core.MEMSX|core.H] = mkFast(fastLoad, 0x48, 0x0F, 0xBF, 0, 0)
+	t[core.LDX|core.MEMSX|core.W] = mkFast(fastLoad, 0x48, 0x63, 0, 0, 0)
+	t[core.STX|core.MEM|core.W] = mkFast(fastStore, 0x40, 0x89, 0, 0, 0)
+	t[core.STX|core.MEM|core.DW] = mkFast(fastStore, 0x48, 0x89, 0, 0, 0)
+	for _, class := range []uint8{core.JMP, core.JMP32} {
+		rex := uint8(0x40)
+		if class == core.JMP {
+			rex = 0x48
+		}
+		for op, cc := range bpfCond {
+			if cc == 0 {
+				continue
+			}
+			x, k := mkFast(fastJmpX, rex, 0x39, 0, 0, cc), mkFast(fastJmpK, rex, 0, 0, 0xF8, cc)
+			if uint8(op<<4) == core.JSET {
+				x = mkFast(fastJmpX, rex, 0x85, 0, 0, cc)
+				k = mkFast(fastJmpK, rex, 0xF7, 0, 0xC0, cc)
+			}
+			t[class|uint8(op<<4)|core.X] = x
+			t[class|uint8(op<<4)|core.K] = k
+		}
+	}
+	return t
+}()
+
+// fastMax is the most bytes fastRun emits for one insn (a cmp with an
+// imm32 and a jcc rel32), rounded up to cover putCode's 8-byte write.
+const fastMax = 16
+
+// regPair is what an instruction's encoding takes of two BPF registers,
+// rm (dst) and reg (src): add_2reg's bits and add_2mod's REX bits.
+// Indexed by register number & 15, so that it needs no bounds check: scan
+// rejects a register field past r10 wherever it names a register.
+var regPair = func() (t [16][16]pair) {
+	for rm := range core.NumRegs {
+		for r := range core.NumRegs {
+			x, y := bpf2x86[rm], bpf2x86[r]
+			t[rm][r] = pair(x&7|(y&7)<<3) | pair(add2mod(0, x, y))<<8 |
+				pair(y&7|(x&7)<<3)<<16 | pair(add2mod(0, y, x))<<24
+		}
+	}
+	return t
+}()
+
+// pair is one regPair entry: the ModRM register bits (mod 00) and the REX
+// bits, then the same with the registers swapped.
+type pair uint32
+
+func (p pair) modrm() uint8  { return uint8(p) }
+func (p pair) rm() uint8     { return uint8(p) & 7 }
+func (p pair) rex() uint8    { return uint8(p >> 8) }
+func (p pair) rexB() uint8   { return uint8(p>>8) & 1 }
+func (p pair) same() bool    { return uint16(p) == uint16(p>>16) }
+func (p pair) swapped() pair { return p >> 16 }
+
 // Backend is the x86-64 JIT (jit.Backend). The zero value JITs as a stock
 // mainline kernel on a CPU without BMI2 and without IBT.
 type Backend struct {
@@ -641,6 +762,10 @@ func fastRun(insns []core.Insn, addrs []int, kind []uint8, b []byte, k, n int) (
 	return k, n
 }
 
+// putCode writes up to 8 bytes of code at b[n:] (the rest of the word is
+// garbage the next insn overwrites; begin keeps asmSize bytes of room).
+func putCode(b []byte, n int, v uint64) { binary.LittleEndian.PutUint64(b[n:n+8:n+8], v) }
+
 // begin starts the code of one insn where the output ends: the asm writes
 // straight into the output buffer, so do_jit's temp[] and its memcpy into
 // the image are one write, which end keeps. A sizing pass measures an
@@ -1017,128 +1142,3 @@ func (c *compiler) slot(i int) int { return c.fs.start + i - 1 }
 // pos is the current offset inside the function (do_jit's proglen plus the
 // bytes emitted for the current insn so far).
 func (c *compiler) pos() int { return c.proglen + c.a.len() }
-
-// The first pass emits the commonest insns, those that are one machine
-// instruction (or a cmp and a jcc) with the registers in fixed fields,
-// from the table below in its own loop, without a call: every call level
-// on the per-insn path spills and reloads the loop's state (Go keeps no
-// register across a call), which cost as much as encoding the insn. The
-// bytes are the same as the emitter's for the insn (emitAluBinop,
-// emitMov, emitAluShiftK, emitLoad, emitStore, emitJump's cmp and
-// emit_cond_jmp); anything else (a reserved field set, a form the table
-// does not cover, a jump that needs the error path) goes to emitInsn.
-
-// Forms of fastForm.
-const (
-	fastNone   = iota
-	fastRR     // [REX] opc ModRM(dst, src): ALU binop X, 32-bit mov X
-	fastMovX64 // EMIT_mov: REX.W 89 ModRM, nothing when dst == src
-	fastImm    // ALU binop K: 83 /ext ib, the rax form, 81 /ext id
-	fastShiftK // D1 /ext, C1 /ext ib
-	fastMovK   // emit_mov_imm32
-	fastLoad   // emit_ldx / emit_ldsx: [REX] opc [opc2] ModRM disp
-	fastStore  // emit_stx of a W or DW
-	fastJmpX   // cmp/test dst, src; jcc
-	fastJmpK   // test dst, imm32 / test dst, dst / cmp dst, imm; jcc
-)
-
-// fastForm says how the first pass emits one opcode without a call. It
-// is packed into one word, which the loop keeps in a register: the form,
-// REX (0x40, or 0x48 where the kernel always emits REX.W), the opcode of
-// the reg-reg or memory form (the rax form's for fastImm), the second
-// opcode byte after 0F (fastLoad; 0 if none), the ModRM of the immediate
-// forms with rm = 0, and the jcc of a jump, a byte each.
-type fastForm uint64
-
-func mkFast(form, rex, opc, opc2, ext, cc uint8) fastForm {
-	return fastForm(form) | fastForm(rex)<<8 | fastForm(opc)<<16 | fastForm(opc2)<<24 | fastForm(ext)<<32 | fastForm(cc)<<40
-}
-
-func (f fastForm) form() uint8 { return uint8(f) }
-func (f fastForm) rex() uint8  { return uint8(f >> 8) }
-func (f fastForm) opc() uint8  { return uint8(f >> 16) }
-func (f fastForm) opc2() uint8 { return uint8(f >> 24) }
-func (f fastForm) ext() uint8  { return uint8(f >> 32) }
-func (f fastForm) cc() uint8   { return uint8(f >> 40) }
-
-var fastForms = func() (t [256]fastForm) {
-	for _, class := range []uint8{core.ALU, core.ALU64} {
-		rex := uint8(0x40)
-		if class == core.ALU64 {
-			rex = 0x48
-		}
-		for _, op := range []uint8{core.Add, core.Sub, core.And, core.Or, core.Xor} {
-			aop := bpfAluOps[op>>4]
-			t[class|op|core.X] = mkFast(fastRR, rex, aluRegOpc[aop], 0, 0, 0)
-			t[class|op|core.K] = mkFast(fastImm, rex, aluEaxOpc[aop], 0, aluImmExt[aop], 0)
-		}
-		for _, op := range []uint8{core.Lsh, core.Rsh, core.Arsh} {
-			t[class|op|core.K] = mkFast(fastShiftK, rex, 0, 0, shiftExt[bpfShiftOps[op>>4]], 0)
-		}
-		t[class|core.Mov|core.K] = mkFast(fastMovK, rex, 0, 0, 0, 0)
-	}
-	t[core.ALU|core.Mov|core.X] = mkFast(fastRR, 0x40, 0x89, 0, 0, 0)
-	t[core.ALU64|core.Mov|core.X] = mkFast(fastMovX64, 0x48, 0x89, 0, 0, 0)
-	t[core.LDX|core.MEM|core.B] = mkFast(fastLoad, 0x48, 0x0F, 0xB6, 0, 0)
-	t[core.LDX|core.MEM|core.H] = mkFast(fastLoad, 0x48, 0x0F, 0xB7, 0, 0)
-	t[core.LDX|core.MEM|core.W] = mkFast(fastLoad, 0x40, 0x8B, 0, 0, 0)
-	t[core.LDX|core.MEM|core.DW] = mkFast(fastLoad, 0x48, 0x8B, 0, 0, 0)
-	t[core.LDX|core.MEMSX|core.B] = mkFast(fastLoad, 0x48, 0x0F, 0xBE, 0, 0)
-	t[core.LDX|core.MEMSX|core.H] = mkFast(fastLoad, 0x48, 0x0F, 0xBF, 0, 0)
-	t[core.LDX|core.MEMSX|core.W] = mkFast(fastLoad, 0x48, 0x63, 0, 0, 0)
-	t[core.STX|core.MEM|core.W] = mkFast(fastStore, 0x40, 0x89, 0, 0, 0)
-	t[core.STX|core.MEM|core.DW] = mkFast(fastStore, 0x48, 0x89, 0, 0, 0)
-	for _, class := range []uint8{core.JMP, core.JMP32} {
-		rex := uint8(0x40)
-		if class == core.JMP {
-			rex = 0x48
-		}
-		for op, cc := range bpfCond {
-			if cc == 0 {
-				continue
-			}
-			x, k := mkFast(fastJmpX, rex, 0x39, 0, 0, cc), mkFast(fastJmpK, rex, 0, 0, 0xF8, cc)
-			if uint8(op<<4) == core.JSET {
-				x = mkFast(fastJmpX, rex, 0x85, 0, 0, cc)
-				k = mkFast(fastJmpK, rex, 0xF7, 0, 0xC0, cc)
-			}
-			t[class|uint8(op<<4)|core.X] = x
-			t[class|uint8(op<<4)|core.K] = k
-		}
-	}
-	return t
-}()
-
-// fastMax is the most bytes fastRun emits for one insn (a cmp with an
-// imm32 and a jcc rel32), rounded up to cover putCode's 8-byte write.
-const fastMax = 16
-
-// regPair is what an instruction's encoding takes of two BPF registers,
-// rm (dst) and reg (src): add_2reg's bits and add_2mod's REX bits.
-// Indexed by register number & 15, so that it needs no bounds check: scan
-// rejects a register field past r10 wherever it names a register.
-var regPair = func() (t [16][16]pair) {
-	for rm := range core.NumRegs {
-		for r := range core.NumRegs {
-			x, y := bpf2x86[rm], bpf2x86[r]
-			t[rm][r] = pair(x&7|(y&7)<<3) | pair(add2mod(0, x, y))<<8 |
-				pair(y&7|(x&7)<<3)<<16 | pair(add2mod(0, y, x))<<24
-		}
-	}
-	return t
-}()
-
-// pair is one regPair entry: the ModRM register bits (mod 00) and the REX
-// bits, then the same with the registers swapped.
-type pair uint32
-
-func (p pair) modrm() uint8  { return uint8(p) }
-func (p pair) rm() uint8     { return uint8(p) & 7 }
-func (p pair) rex() uint8    { return uint8(p >> 8) }
-func (p pair) rexB() uint8   { return uint8(p>>8) & 1 }
-func (p pair) same() bool    { return uint16(p) == uint16(p>>16) }
-func (p pair) swapped() pair { return p >> 16 }
-
-// putCode writes up to 8 bytes of code at b[n:] (the rest of the word is
-// garbage the next insn overwrites; begin keeps asmSize bytes of room).
-func putCode(b []byte, n int, v uint64) { binary.LittleEndian.PutUint64(b[n:n+8:n+8], v) }
