@@ -246,3 +246,53 @@ func TestVolCount(t *testing.T) {
 		}
 	}
 }
+
+// fastRun emits the same bytes as the emitters (emitInsn in the first
+// pass) for every opcode it covers, across registers, immediates, offsets
+// and both jcc forms (a jump by -1 is 128 bytes back, one by 2 is 128
+// forward, as the first pass estimates), or leaves the insn to emitInsn.
+func TestFastRunMatchesEmitters(t *testing.T) {
+	imms := []int32{0, 1, -1, 127, 128, -129, -0x80000000}
+	offs := []int16{0, 1, 2, -1, -128, 128, -0x8000}
+	fast, declined := 0, 0
+	for op := range 256 {
+		if fastForms[op].form() == fastNone {
+			continue
+		}
+		for dst := core.R0; dst <= core.R10; dst++ {
+			for src := core.R0; src <= core.R10; src++ {
+				for _, imm := range imms {
+					for _, off := range offs {
+						ins := core.Insn{Op: uint8(op), Dst: dst, Src: src, Off: off, Imm: imm}
+						if fastForms[op].form() >= fastJmpX && off < -1 {
+							continue // scan rejects a jump before the function
+						}
+						c := &compiler{p: &core.Program{Insns: []core.Insn{ins}}, firstPass: true,
+							fs: &funcState{n: 1, addrs: make([]int, 2)}, a: asm{b: make([]byte, 2*asmSize)}}
+						c.kind = make([]uint8, 1)
+						b, kind := make([]byte, 4*asmSize), make([]uint8, 1)
+						k, n := fastRun([]core.Insn{ins}, make([]int, 2), kind, b, 0, 0)
+						if k == 0 {
+							declined++
+							continue
+						}
+						fast++
+						if err := c.emitInsn(1, &ins); err != nil {
+							t.Fatalf("%+v: fastRun emitted % x, emitInsn: %v", ins, b[:n], err)
+						}
+						if want := c.a.bytes(); !bytes.Equal(b[:n], want) {
+							t.Fatalf("%+v: fastRun emitted % x, emitInsn % x", ins, b[:n], want)
+						}
+						if kind[0] != c.kind[0] {
+							t.Fatalf("%+v: fastRun's kind %#x, emitInsn's %#x", ins, kind[0], c.kind[0])
+						}
+					}
+				}
+			}
+		}
+	}
+	// Reserved offsets of ALU insns are emitInsn's to reject.
+	if fast == 0 || declined == 0 {
+		t.Errorf("fastRun emitted %d insns and declined %d: want some of both", fast, declined)
+	}
+}
