@@ -143,11 +143,11 @@ func lookupMnemonic(w []byte) (mnemonic, bool) {
 	return mnemonic{}, false
 }
 
-// firstWords maps the words a statement starts with most often, the
-// registers of a pseudo-C assignment and the mnemonics, to what they
-// start, keyed by the word's bytes packed into a word (nameKey). One
-// multiply and, mostly, one compare find a word; longer words are left to
-// the general dispatch in instruction.
+// firstWords maps the words a statement starts with most often (the
+// registers of a pseudo-C assignment, the mnemonics, "if" and "goto") to
+// what they start, keyed by the word's bytes packed into a word
+// (nameKey). One multiply and, mostly, one compare find a word; words of
+// more than 8 bytes are left to the general dispatch in instruction.
 var firstWords = func() (t [512]firstWord) {
 	add := func(name string, e firstWord) {
 		if len(name) > 8 {
