@@ -342,21 +342,8 @@ func fastAtomic(b []byte, i int, dst core.Reg, ins *core.Insn) int {
 	default:
 		return -1
 	}
-	var imm int32
-	switch string(name) {
-	case "fetch_add":
-		imm = core.AtomicAdd | core.Fetch
-	case "fetch_or":
-		imm = core.AtomicOr | core.Fetch
-	case "fetch_and":
-		imm = core.AtomicAnd | core.Fetch
-	case "fetch_xor":
-		imm = core.AtomicXor | core.Fetch
-	case "xchg":
-		imm = core.AtomicXchg
-	case "cmpxchg":
-		imm = core.AtomicCmpXchg
-	default:
+	imm, ok := atomicFuncOp(name)
+	if !ok {
 		return -1
 	}
 	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) || b[i] != '(' {

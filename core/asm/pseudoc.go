@@ -485,23 +485,8 @@ func (p *parser) cast() (size uint8, signed bool) {
 		return 0, false
 	}
 	at := p.i
-	w := p.ident()
-	switch string(w) {
-	case "u8":
-		size = core.B
-	case "u16":
-		size = core.H
-	case "u32":
-		size = core.W
-	case "u64":
-		size = core.DW
-	case "s8":
-		size, signed = core.B, true
-	case "s16":
-		size, signed = core.H, true
-	case "s32":
-		size, signed = core.W, true
-	default:
+	size, signed, ok := castType(p.ident())
+	if !ok {
 		p.i = at
 		p.errorf("expected u8, u16, u32, u64, s8, s16 or s32, found %s", p.found())
 		return 0, false
@@ -511,6 +496,28 @@ func (p *parser) cast() (size uint8, signed bool) {
 	return size, signed
 }
 
+// castType decodes the type of a pointer cast: its access size, and
+// whether the load sign-extends.
+func castType(name []byte) (size uint8, signed, ok bool) {
+	switch string(name) {
+	case "u8":
+		return core.B, false, true
+	case "u16":
+		return core.H, false, true
+	case "u32":
+		return core.W, false, true
+	case "u64":
+		return core.DW, false, true
+	case "s8":
+		return core.B, true, true
+	case "s16":
+		return core.H, true, true
+	case "s32":
+		return core.W, true, true
+	}
+	return 0, false, false
+}
+
 // scanCast scans a cast as cast does.
 func scanCast(b []byte, i int) (size uint8, signed bool, end int) {
 	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) || b[i] != '(' {
@@ -518,22 +525,8 @@ func scanCast(b []byte, i int) (size uint8, signed bool, end int) {
 	}
 	w := skipBlanks(b, i+1)
 	i = identEnd(b, w)
-	switch string(b[w:i]) {
-	case "u8":
-		size = core.B
-	case "u16":
-		size = core.H
-	case "u32":
-		size = core.W
-	case "u64":
-		size = core.DW
-	case "s8":
-		size, signed = core.B, true
-	case "s16":
-		size, signed = core.H, true
-	case "s32":
-		size, signed = core.W, true
-	default:
+	size, signed, ok := castType(b[w:i])
+	if !ok {
 		return 0, false, -1
 	}
 	if i = skipBlanks(b, i); uint(i) >= uint(len(b)) || b[i] != '*' {
@@ -693,6 +686,27 @@ func (p *parser) lockPseudoC(col int) {
 	p.emit(col, &ins)
 }
 
+// atomicFuncOp decodes the operation of an atomic written as a function,
+// its name without the "atomic64_"/"atomic_" prefix or the LLVM width
+// suffix: the atomic insn's imm.
+func atomicFuncOp(name []byte) (imm int32, ok bool) {
+	switch string(name) {
+	case "fetch_add":
+		return core.AtomicAdd | core.Fetch, true
+	case "fetch_or":
+		return core.AtomicOr | core.Fetch, true
+	case "fetch_and":
+		return core.AtomicAnd | core.Fetch, true
+	case "fetch_xor":
+		return core.AtomicXor | core.Fetch, true
+	case "xchg":
+		return core.AtomicXchg, true
+	case "cmpxchg":
+		return core.AtomicCmpXchg, true
+	}
+	return 0, false
+}
+
 // atomicCall parses the fetching atomics written as functions: disasm.c's
 // "r1 = atomic64_fetch_add((u64 *)(r2 +0), r1)", "atomic64_xchg",
 // "r0 = atomic64_cmpxchg((u64 *)(r2 +0), r0, r1)" (32-bit forms without
@@ -700,8 +714,7 @@ func (p *parser) lockPseudoC(col int) {
 // 0, r1)", "xchg32_32", "cmpxchg_64(r2 + 0, r0, r1)", "cmpxchg32_32". It
 // returns false if name is none of them.
 func (p *parser) atomicCall(col, at int, dst core.Reg, kind byte, name []byte) bool {
-	n := name // bytes, not a string: converting would allocate
-	var imm int32
+	n := name        // bytes, not a string: converting would allocate
 	size := uint8(0) // from the cast
 	llvm := false    // LLVM's xchg_64 family: the address has no cast
 	switch string(n) {
@@ -724,23 +737,8 @@ func (p *parser) atomicCall(col, at int, dst core.Reg, kind byte, name []byte) b
 	default:
 		return false
 	}
-	switch string(base) {
-	case "fetch_add":
-		imm = core.AtomicAdd | core.Fetch
-	case "fetch_or":
-		imm = core.AtomicOr | core.Fetch
-	case "fetch_and":
-		imm = core.AtomicAnd | core.Fetch
-	case "fetch_xor":
-		imm = core.AtomicXor | core.Fetch
-	case "xchg":
-		imm = core.AtomicXchg
-	case "cmpxchg":
-		imm = core.AtomicCmpXchg
-	default:
-		if llvm {
-			break
-		}
+	imm, ok := atomicFuncOp(base)
+	if !ok {
 		return false
 	}
 	p.expect('(')
