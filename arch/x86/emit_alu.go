@@ -67,43 +67,6 @@ func (c *compiler) emitALU(i int, ins *core.Insn) error {
 	return nil
 }
 
-// emitAluBinop is emitALU's ADD, SUB, AND, OR and XOR cases, which
-// emitInsn's table reaches directly: these are the commonest insns.
-func (c *compiler) emitAluBinop(i int, ins *core.Insn) error {
-	if ins.Off != 0 {
-		return c.emitALU(i, ins) // its error for the reserved field
-	}
-	w := ins.Class() == core.ALU64
-	op := bpfAluOps[ins.OpCode()>>4]
-	if ins.Source() == core.X {
-		c.a.aluRegReg(w, op, bpf2x86[ins.Dst], bpf2x86[ins.Src])
-	} else {
-		c.emitAluImm(w, op, bpf2x86[ins.Dst], ins.Imm)
-	}
-	return nil
-}
-
-// emitAluMov is emitALU's MOV case, which emitInsn's table reaches
-// directly.
-func (c *compiler) emitAluMov(i int, ins *core.Insn) error {
-	return c.emitMov(i, ins, ins.Class() == core.ALU64, ins.Source() == core.X, bpf2x86[ins.Dst], bpf2x86[ins.Src])
-}
-
-// emitAluShiftK is emitALU's LSH, RSH and ARSH K cases, which emitInsn's
-// table reaches directly.
-func (c *compiler) emitAluShiftK(i int, ins *core.Insn) error {
-	if ins.Off != 0 {
-		return c.emitALU(i, ins) // its error for the reserved field
-	}
-	w, sop, dst := ins.Class() == core.ALU64, bpfShiftOps[ins.OpCode()>>4], bpf2x86[ins.Dst]
-	if ins.Imm == 1 {
-		c.a.shiftImm1(w, sop, dst)
-	} else {
-		c.a.shiftImm8(w, sop, dst, uint8(ins.Imm))
-	}
-	return nil
-}
-
 // emitAluImm is the ADD/SUB/AND/OR/XOR K case: imm8 form, else the short
 // rax form, else imm32.
 func (c *compiler) emitAluImm(w bool, op aluOp, dst reg, imm int32) {

@@ -27,9 +27,8 @@ const (
 // from the tables below, in fastRun, a loop without a call: every call level
 // on the per-insn path spills and reloads the loop's state (Go keeps no
 // register across a call), which cost as much as encoding the insn. The
-// bytes are the same as the emitter's for the insn (emitAluBinop,
-// emitMov, emitAluShiftK, emitLoad, emitStore, emitJump's cmp and
-// emit_cond_jmp); anything else (a reserved field set, a form the table
+// bytes are the same as the emitter's for the insn (emitALU, emitMov,
+// emitLoad, emitStore, emitJump's cmp and emit_cond_jmp); anything else (a reserved field set, a form the table
 // does not cover, a jump that needs the error path) goes to emitInsn.
 
 // Forms of fastForm.
@@ -555,6 +554,19 @@ const (
 	kindExitJmp   // a later exit: a jump to cleanup_addr
 )
 
+// startFunc starts a pass that emits the current function: do_jit's
+// state reset and the prologue.
+func (c *compiler) startFunc() error {
+	c.seenExit = false
+	c.proglen = 0
+	c.begin()
+	if err := c.emitPrologue(); err != nil {
+		return err
+	}
+	c.end()
+	return nil
+}
+
 // firstPassEmit is the first pass of do_jit over the current function:
 // prologue, then every slot, recording addrs[] (its later reads of
 // addrs[] ahead of the slot see the initial estimates, as the kernel's
@@ -562,13 +574,9 @@ const (
 // the final pass copies it from.
 func (c *compiler) firstPassEmit() (int, error) {
 	fs := c.fs
-	c.seenExit = false
-	c.proglen = 0
-	c.begin()
-	if err := c.emitPrologue(); err != nil {
+	if err := c.startFunc(); err != nil {
 		return 0, err
 	}
-	c.end()
 	fs.addrs[0] = c.proglen
 	insns := c.p.Insns[fs.start : fs.start+fs.n]
 	// Sliced to len(insns) so that indexing by k needs no check.
@@ -808,13 +816,9 @@ func (c *compiler) finalPass() (int, error) {
 	// has overwritten.
 	addrs[fs.n] = fs.proglen
 
-	c.seenExit = false
-	c.proglen = 0
-	c.begin()
-	if err := c.emitPrologue(); err != nil {
+	if err := c.startFunc(); err != nil {
 		return 0, err
 	}
-	c.end()
 	// addrs[0] is also the previous function's addrs[n], which its final
 	// pass has set to its length.
 	addrs[0] = c.proglen
@@ -1075,43 +1079,25 @@ func (c *compiler) addr(i, k int) int {
 }
 
 // emitInsn is the big switch of do_jit. i is do_jit's 1-based index: the
-// insn is slot i-1 of the function. A table by opcode rather than a switch
-// keeps emitInsn small enough to inline, so an insn costs one call less on
-// the path every insn takes, and lets the commonest ALU insns (binary
-// ops, moves, shifts by a constant) skip their class's general decoding.
+// insn is slot i-1 of the function. A table rather than a switch keeps
+// emitInsn small enough to inline, so an insn costs one call less. (The
+// commonest insns of the first pass do not come here: fastRun.)
 func (c *compiler) emitInsn(i int, ins *core.Insn) error {
-	return emitByOp[ins.Op](c, i, ins)
+	return emitByClass[ins.Class()](c, i, ins)
 }
 
 type emitFunc func(c *compiler, i int, ins *core.Insn) error
 
-var emitByOp = func() (t [256]emitFunc) {
-	byClass := [8]emitFunc{
-		core.LD:    (*compiler).emitLdImm64,
-		core.LDX:   (*compiler).emitLoad,
-		core.ST:    (*compiler).emitStore,
-		core.STX:   (*compiler).emitStore,
-		core.ALU:   (*compiler).emitALU,
-		core.JMP:   (*compiler).emitJump,
-		core.JMP32: (*compiler).emitJump,
-		core.ALU64: (*compiler).emitALU,
-	}
-	for op := range t {
-		t[op] = byClass[op&7]
-	}
-	for _, class := range []uint8{core.ALU, core.ALU64} {
-		for _, op := range []uint8{core.Add, core.Sub, core.And, core.Or, core.Xor} {
-			t[class|op|core.K] = (*compiler).emitAluBinop
-			t[class|op|core.X] = (*compiler).emitAluBinop
-		}
-		t[class|core.Mov|core.K] = (*compiler).emitAluMov
-		t[class|core.Mov|core.X] = (*compiler).emitAluMov
-		for _, op := range []uint8{core.Lsh, core.Rsh, core.Arsh} {
-			t[class|op|core.K] = (*compiler).emitAluShiftK
-		}
-	}
-	return t
-}()
+var emitByClass = [8]emitFunc{
+	core.LD:    (*compiler).emitLdImm64,
+	core.LDX:   (*compiler).emitLoad,
+	core.ST:    (*compiler).emitStore,
+	core.STX:   (*compiler).emitStore,
+	core.ALU:   (*compiler).emitALU,
+	core.JMP:   (*compiler).emitJump,
+	core.JMP32: (*compiler).emitJump,
+	core.ALU64: (*compiler).emitALU,
+}
 
 // emitLdImm64 is the BPF_LD | BPF_IMM | BPF_DW case: emit_mov_imm64 with
 // both halves of the constant. Its second slot (the kernel skips it with
