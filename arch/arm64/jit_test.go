@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -503,37 +501,8 @@ func TestEntryFrameSize(t *testing.T) {
 // callbacks, tail calls in both schemes, every conformance program.
 func TestReplayMatchesFullPasses(t *testing.T) {
 	progs := map[string]*core.Program{"bench": benchProgram(3000), "subprograms": replayTestProgram()}
-	files, err := filepath.Glob("../../../shared/bpf_conformance/tests/*.data")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no conformance files (%v)", err)
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, rest, ok := strings.Cut(string(b), "-- asm\n")
-		if !ok {
-			continue
-		}
-		src, _, _ := strings.Cut(rest, "\n-- ")
-		obj, err := asm.ParseOpts([]byte(src), asm.Options{File: filepath.Base(f), Helpers: core.HelpersConformance})
-		if err != nil {
-			continue
-		}
-		p := obj.Progs[0]
-		starts := []int{0}
-		for _, s := range p.Symbols {
-			if s.Func && s.Insn > 0 {
-				starts = append(starts, s.Insn)
-			}
-		}
-		starts = append(starts, len(p.Insns))
-		p.Funcs = nil
-		for k := 0; k+1 < len(starts); k++ {
-			p.Funcs = append(p.Funcs, core.Func{Start: starts[k], End: starts[k+1], StackDepth: 64})
-		}
-		progs[filepath.Base(f)] = p
+	for _, cp := range conformancePrograms(t, 64) {
+		progs[cp.name] = cp.prog
 	}
 	var configs []jit.Options
 	for _, scheme := range []core.Scheme{core.Fixed, core.Legacy} {
