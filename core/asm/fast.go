@@ -403,18 +403,11 @@ func fastLock(b []byte, i int, ins *core.Insn) int {
 	if i = skipBlanks(b, i); i+1 >= len(b) || b[i+1] != '=' {
 		return -1
 	}
-	switch b[i] {
-	case '+':
-		ins.Imm = core.AtomicAdd
-	case '|':
-		ins.Imm = core.AtomicOr
-	case '&':
-		ins.Imm = core.AtomicAnd
-	case '^':
-		ins.Imm = core.AtomicXor
-	default:
+	imm, ok := lockOp(b[i])
+	if !ok {
 		return -1
 	}
+	ins.Imm = imm
 	ins.Src, _, i = scanReg(b, i+2, 0)
 	return i
 }

@@ -669,21 +669,31 @@ func (p *parser) lockPseudoC(col int) {
 	}
 	ins := core.Insn{Op: core.STX | core.ATOMIC | size}
 	ins.Dst, ins.Off = p.mem()
-	switch {
-	case p.acceptStr("+="):
-		ins.Imm = core.AtomicAdd
-	case p.acceptStr("|="):
-		ins.Imm = core.AtomicOr
-	case p.acceptStr("&="):
-		ins.Imm = core.AtomicAnd
-	case p.acceptStr("^="):
-		ins.Imm = core.AtomicXor
-	default:
+	imm, ok := lockOp(p.peek())
+	if !ok || !hasPrefixAt(p.buf, p.i+1, "=") {
 		p.errorf("expected +=, |=, &= or ^= after lock *(...), found %s", p.found())
 		return
 	}
+	p.i += 2
+	ins.Imm = imm
 	ins.Src, _ = p.reg(0)
 	p.emit(col, &ins)
+}
+
+// lockOp decodes the operator of "lock *(...) op= rS" by its first byte:
+// the atomic insn's imm.
+func lockOp(c byte) (imm int32, ok bool) {
+	switch c {
+	case '+':
+		return core.AtomicAdd, true
+	case '|':
+		return core.AtomicOr, true
+	case '&':
+		return core.AtomicAnd, true
+	case '^':
+		return core.AtomicXor, true
+	}
+	return 0, false
 }
 
 // atomicFuncOp decodes the operation of an atomic written as a function,
